@@ -1,0 +1,129 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package envtest starts a real kube-apiserver and etcd (built from source by
+// hack/kube-assets.sh) with Cluster API's CRDs from the module cache, for the
+// provider's integration tests.
+package envtest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// clusterAPIModule is the module whose CRDs every environment installs.
+const clusterAPIModule = "sigs.k8s.io/cluster-api"
+
+// Options tune an Environment.
+type Options struct {
+	// CRDDirectoryPaths are installed in addition to Cluster API's core CRDs.
+	CRDDirectoryPaths []string
+	// AddToScheme registers extra kinds with the environment's scheme.
+	AddToScheme []func(*runtime.Scheme) error
+}
+
+// Environment is a running control plane and a client for it.
+type Environment struct {
+	env    *envtest.Environment
+	Config *rest.Config
+	Scheme *runtime.Scheme
+	Client client.Client
+}
+
+// Start brings up kube-apiserver and etcd from KUBEBUILDER_ASSETS and installs
+// Cluster API's core CRDs plus the ones in opts.
+func Start(opts Options) (*Environment, error) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run `make test`, or " +
+			"export KUBEBUILDER_ASSETS=\"$(hack/kube-assets.sh)\" to build the control plane first")
+	}
+	capiCRDs, err := ClusterAPICRDPath()
+	if err != nil {
+		return nil, err
+	}
+
+	scheme := runtime.NewScheme()
+	adders := append([]func(*runtime.Scheme) error{clientgoscheme.AddToScheme, clusterv1.AddToScheme}, opts.AddToScheme...)
+	for _, add := range adders {
+		if err := add(scheme); err != nil {
+			return nil, fmt.Errorf("building scheme: %w", err)
+		}
+	}
+
+	env := &envtest.Environment{
+		Scheme:                scheme,
+		CRDDirectoryPaths:     append([]string{capiCRDs}, opts.CRDDirectoryPaths...),
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting the local control plane: %w", err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		_ = env.Stop()
+		return nil, fmt.Errorf("building a client: %w", err)
+	}
+	return &Environment{env: env, Config: cfg, Scheme: scheme, Client: c}, nil
+}
+
+// Stop shuts the control plane down.
+func (e *Environment) Stop() error {
+	return e.env.Stop()
+}
+
+var (
+	capiDirOnce sync.Once
+	capiDir     string
+	errCapiDir  error
+)
+
+// ClusterAPICRDPath is core/config/crd/bases of the Cluster API module version
+// this repository's go.mod requires, read from the module cache.
+func ClusterAPICRDPath() (string, error) {
+	capiDirOnce.Do(func() {
+		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", clusterAPIModule).Output()
+		if err != nil {
+			var exitErr *exec.ExitError
+			if errors.As(err, &exitErr) {
+				err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(exitErr.Stderr)))
+			}
+			errCapiDir = fmt.Errorf("locating %s in the module cache (go list -m): %w", clusterAPIModule, err)
+			return
+		}
+		capiDir = strings.TrimSpace(string(out))
+	})
+	if errCapiDir != nil {
+		return "", errCapiDir
+	}
+	path := filepath.Join(capiDir, "core", "config", "crd", "bases")
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("cluster API CRDs not found: %w", err)
+	}
+	return path, nil
+}
