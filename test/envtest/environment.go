@@ -25,10 +25,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 
-	"k8s.io/apimachinery/pkg/runtime"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
@@ -44,14 +45,14 @@ type Options struct {
 	// CRDDirectoryPaths are installed in addition to Cluster API's core CRDs.
 	CRDDirectoryPaths []string
 	// AddToScheme registers extra kinds with the environment's scheme.
-	AddToScheme []func(*runtime.Scheme) error
+	AddToScheme []func(*kruntime.Scheme) error
 }
 
 // Environment is a running control plane and a client for it.
 type Environment struct {
 	env    *envtest.Environment
 	Config *rest.Config
-	Scheme *runtime.Scheme
+	Scheme *kruntime.Scheme
 	Client client.Client
 }
 
@@ -67,8 +68,8 @@ func Start(opts Options) (*Environment, error) {
 		return nil, err
 	}
 
-	scheme := runtime.NewScheme()
-	adders := append([]func(*runtime.Scheme) error{clientgoscheme.AddToScheme, clusterv1.AddToScheme}, opts.AddToScheme...)
+	scheme := kruntime.NewScheme()
+	adders := append([]func(*kruntime.Scheme) error{clientgoscheme.AddToScheme, clusterv1.AddToScheme}, opts.AddToScheme...)
 	for _, add := range adders {
 		if err := add(scheme); err != nil {
 			return nil, fmt.Errorf("building scheme: %w", err)
@@ -102,6 +103,12 @@ var (
 	capiDir     string
 	errCapiDir  error
 )
+
+// ProviderCRDPath is this repository's generated CRDs (config/crd/bases).
+func ProviderCRDPath() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "config", "crd", "bases")
+}
 
 // ClusterAPICRDPath is core/config/crd/bases of the Cluster API module version
 // this repository's go.mod requires, read from the module cache.

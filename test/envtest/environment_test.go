@@ -24,9 +24,12 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 )
 
 // TestControlPlaneServesClusterAPI proves the locally built control plane runs
@@ -34,7 +37,10 @@ import (
 // its status subresource written.
 func TestControlPlaneServesClusterAPI(t *testing.T) {
 	g := NewWithT(t)
-	env, err := Start(Options{})
+	env, err := Start(Options{
+		CRDDirectoryPaths: []string{ProviderCRDPath()},
+		AddToScheme:       []func(*kruntime.Scheme) error{infrav1.AddToScheme},
+	})
 	g.Expect(err).NotTo(HaveOccurred())
 	t.Cleanup(func() { g.Expect(env.Stop()).To(Succeed()) })
 
@@ -70,4 +76,15 @@ func TestControlPlaneServesClusterAPI(t *testing.T) {
 	again := &clusterv1.Cluster{}
 	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(cluster), again)).To(Succeed())
 	g.Expect(again.Status.Phase).To(Equal(string(clusterv1.ClusterPhaseProvisioning)))
+
+	// The provider's CRDs, CEL rules included, are accepted by this API server.
+	vc := &infrav1.VPSieCluster{
+		ObjectMeta: metav1.ObjectMeta{Name: "smoke", Namespace: ns.Name},
+		Spec: infrav1.VPSieClusterSpec{
+			CredentialsRef: infrav1.SecretReference{Name: "creds"},
+			Datacenter:     "dc",
+			Network:        infrav1.NetworkSpec{VPC: infrav1.VPCSpec{CIDR: "10.42.0.0/16"}},
+		},
+	}
+	g.Expect(env.Client.Create(ctx, vc)).To(Succeed())
 }

@@ -1,0 +1,101 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+)
+
+// Condition types shared by the provider's kinds. Ready and Paused follow
+// Cluster API's v1beta2 conventions; Ready is mirrored by CAPI into the owning
+// Cluster's or Machine's InfrastructureReady condition.
+const (
+	// ReadyCondition summarises whether the object's cloud resources are usable.
+	ReadyCondition = clusterv1.ReadyCondition
+	// PausedCondition is True while reconciliation is paused by the Cluster or the object.
+	PausedCondition = clusterv1.PausedCondition
+)
+
+// Condition types and reasons of VPSieCluster.
+const (
+	// CredentialsReadyCondition reports whether the credentials Secret is present, well formed and accepted by VPSie.
+	CredentialsReadyCondition = "CredentialsReady"
+	// LoadBalancerReadyCondition reports the control-plane load balancer.
+	LoadBalancerReadyCondition = "LoadBalancerReady"
+	// NetworkReadyCondition reports the cluster's VPC.
+	NetworkReadyCondition = "NetworkReady"
+)
+
+// Condition types of VPSieMachine.
+const (
+	// ServerReadyCondition reports the VPSie server backing the machine.
+	ServerReadyCondition = "ServerReady"
+	// LoadBalancerBackendCondition reports whether a control-plane machine is a backend of the cluster's load balancer.
+	LoadBalancerBackendCondition = "LoadBalancerBackend"
+)
+
+// Reasons used on the provider's conditions. Each wait state has its own reason
+// so `kubectl describe` tells what an object waits for.
+const (
+	// ProvisionedReason: the cloud resource exists and is usable.
+	ProvisionedReason = "Provisioned"
+	// DisabledReason: the resource is not wanted by the spec (e.g. no load balancer).
+	DisabledReason = "Disabled"
+	// CredentialsNotFoundReason: the Secret named by credentialsRef does not exist.
+	CredentialsNotFoundReason = "CredentialsNotFound"
+	// CredentialsInvalidReason: the Secret lacks the keys the provider needs, or VPSie refused them.
+	CredentialsInvalidReason = "CredentialsInvalid"
+	// WaitingForClusterInfrastructureReason: the machine waits for its VPSieCluster to be provisioned.
+	WaitingForClusterInfrastructureReason = "WaitingForClusterInfrastructure"
+	// WaitingForBootstrapDataReason: the machine waits for the bootstrap provider's data Secret.
+	WaitingForBootstrapDataReason = "WaitingForBootstrapData"
+	// WaitingForControlPlaneEndpointReason: the load balancer exists but has no address yet.
+	WaitingForControlPlaneEndpointReason = "WaitingForControlPlaneEndpoint"
+	// PendingReason: VPSie accepted the create call and queues the resource.
+	PendingReason = "Pending"
+	// BootingReason: the server exists but is not up with an address yet.
+	BootingReason = "Booting"
+	// ServerStoppedReason: the server exists but is powered off, suspended or locked.
+	ServerStoppedReason = "ServerStopped"
+	// ServerNotFoundReason: the server recorded in spec.providerID no longer exists in VPSie.
+	ServerNotFoundReason = "ServerNotFound"
+	// InvalidSpecReason: VPSie refused the request as invalid (unknown plan, image or datacenter,
+	// quota exceeded, ...). Retrying does not help until the spec or the account changes.
+	InvalidSpecReason = "InvalidSpec"
+	// RateLimitedReason: VPSie's rate limit was hit; the controller waits as told.
+	RateLimitedReason = "RateLimited"
+	// TransientErrorReason: a network or server error; the controller retries with backoff.
+	TransientErrorReason = "TransientError"
+	// DeletingReason: the cloud resource is being deleted.
+	DeletingReason = "Deleting"
+	// DeletionSkippedReason: cloud cleanup was skipped on request (see SkipCloudCleanupAnnotation).
+	DeletionSkippedReason = "DeletionSkipped"
+)
+
+const (
+	// ClusterFinalizer keeps a VPSieCluster until its load balancer and VPC are deleted.
+	ClusterFinalizer = "vpsiecluster.infrastructure.cluster.x-k8s.io"
+	// MachineFinalizer keeps a VPSieMachine until its server is deleted.
+	MachineFinalizer = "vpsiemachine.infrastructure.cluster.x-k8s.io"
+	// CredentialsFinalizer keeps a credentials Secret while a VPSieCluster still needs it.
+	CredentialsFinalizer = "infrastructure.cluster.x-k8s.io/vpsie-credentials"
+
+	// SkipCloudCleanupAnnotation, set to "true" on a VPSieCluster or VPSieMachine, lets it be
+	// deleted without deleting its cloud resources — the way out when credentials are gone
+	// for good. Whatever the object owned in VPSie is then left for the user to remove.
+	SkipCloudCleanupAnnotation = "infrastructure.cluster.x-k8s.io/vpsie-skip-cloud-cleanup"
+)

@@ -1,0 +1,276 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+)
+
+// VPSieClusterSpec is the desired state of a cluster's VPSie infrastructure.
+// +kubebuilder:validation:XValidation:rule="!has(self.controlPlaneLoadBalancer) || !has(self.controlPlaneLoadBalancer.enabled) || self.controlPlaneLoadBalancer.enabled || (has(self.controlPlaneEndpoint) && has(self.controlPlaneEndpoint.host))",message="controlPlaneEndpoint.host is required when controlPlaneLoadBalancer.enabled is false"
+type VPSieClusterSpec struct {
+	// controlPlaneEndpoint is the endpoint of the workload cluster's API server. The controller sets it from the
+	// control-plane load balancer; when the load balancer is disabled the user sets it.
+	// +optional
+	ControlPlaneEndpoint clusterv1.APIEndpoint `json:"controlPlaneEndpoint,omitempty,omitzero"`
+
+	// credentialsRef names a Secret in the VPSieCluster's namespace holding the VPSie credentials: either
+	// `apiKey`, or `clientId` and `clientSecret`; plus `accountPassword`, which VPSie's delete call requires.
+	// +required
+	CredentialsRef SecretReference `json:"credentialsRef,omitempty,omitzero"`
+
+	// datacenter is the identifier (a UUID) of the VPSie datacenter the cluster lives in: its load balancer,
+	// VPC and, unless a machine or failure domain says otherwise, its servers.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	Datacenter string `json:"datacenter,omitempty"`
+
+	// failureDomains are the datacenters machines may be spread over. When empty, the cluster's datacenter is
+	// the only failure domain.
+	// +optional
+	// +listType=map
+	// +listMapKey=datacenter
+	// +kubebuilder:validation:MaxItems=16
+	FailureDomains []FailureDomainSpec `json:"failureDomains,omitempty"`
+
+	// controlPlaneLoadBalancer configures the VPSie load balancer in front of the control-plane machines.
+	// +optional
+	ControlPlaneLoadBalancer LoadBalancerSpec `json:"controlPlaneLoadBalancer,omitempty,omitzero"`
+
+	// network selects the private network the cluster's servers join. Empty: no VPC.
+	// +optional
+	Network NetworkSpec `json:"network,omitempty,omitzero"`
+
+	// sshKeys are identifiers of SSH keys stored in the VPSie account, installed on every server of the cluster.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=64
+	SSHKeys []string `json:"sshKeys,omitempty"`
+
+	// tags are added to every VPSie resource of the cluster, next to the provider's ownership tags.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=64
+	Tags []string `json:"tags,omitempty"`
+
+	// projectId is the VPSie project the cluster's servers are created in. Empty: the account's default project.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	ProjectID string `json:"projectId,omitempty"`
+}
+
+// SecretReference names a Secret in the referencing object's namespace.
+type SecretReference struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+}
+
+// FailureDomainSpec is a datacenter machines may be placed in.
+type FailureDomainSpec struct {
+	// datacenter is the identifier of the VPSie datacenter; it is also the failure domain's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	Datacenter string `json:"datacenter,omitempty"`
+
+	// controlPlane tells whether control-plane machines may be placed here. Default true.
+	// +optional
+	ControlPlane *bool `json:"controlPlane,omitempty"`
+}
+
+// LoadBalancerAlgorithm is how the load balancer spreads connections over backends.
+// +kubebuilder:validation:Enum=roundrobin;leastconn;source
+type LoadBalancerAlgorithm string
+
+const (
+	// LoadBalancerAlgorithmRoundRobin sends connections to each backend in turn.
+	LoadBalancerAlgorithmRoundRobin LoadBalancerAlgorithm = "roundrobin"
+	// LoadBalancerAlgorithmLeastConn sends a connection to the backend with the fewest connections.
+	LoadBalancerAlgorithmLeastConn LoadBalancerAlgorithm = "leastconn"
+	// LoadBalancerAlgorithmSource keeps a client on one backend.
+	LoadBalancerAlgorithmSource LoadBalancerAlgorithm = "source"
+)
+
+// LoadBalancerSpec configures the control-plane load balancer.
+// +kubebuilder:validation:MinProperties=1
+type LoadBalancerSpec struct {
+	// enabled creates a VPSie load balancer for the API server. Default true. When false, the user gives
+	// spec.controlPlaneEndpoint.
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// plan is the identifier of the load balancer plan (see VPSie's LB offers). Empty: the datacenter's first offer.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	Plan string `json:"plan,omitempty"`
+
+	// port the load balancer listens on and forwards to the API servers. Default 6443.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port,omitempty"`
+
+	// algorithm used to spread connections. Default roundrobin.
+	// +optional
+	Algorithm LoadBalancerAlgorithm `json:"algorithm,omitempty"`
+}
+
+// NetworkSpec selects the cluster's private network.
+// +kubebuilder:validation:MinProperties=1
+type NetworkSpec struct {
+	// vpc the cluster's servers join.
+	// +optional
+	VPC VPCSpec `json:"vpc,omitempty,omitzero"`
+}
+
+// VPCSpec is either an existing VPC (id) or one the provider creates and deletes (cidr).
+// +kubebuilder:validation:MinProperties=1
+// +kubebuilder:validation:XValidation:rule="!(has(self.id) && has(self.cidr))",message="set either id (use an existing VPC) or cidr (create one), not both"
+type VPCSpec struct {
+	// id of an existing VPC to join. The provider never deletes it.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	ID string `json:"id,omitempty"`
+
+	// cidr of the VPC the provider creates for the cluster, e.g. 10.42.0.0/16. Its name is derived from the
+	// cluster so that a create interrupted by a crash is adopted instead of repeated.
+	// +optional
+	// +kubebuilder:validation:MinLength=9
+	// +kubebuilder:validation:MaxLength=18
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).ip().family() == 4",message="cidr must be an IPv4 CIDR such as 10.42.0.0/16"
+	CIDR string `json:"cidr,omitempty"`
+}
+
+// VPSieClusterStatus is the observed state of a cluster's VPSie infrastructure. Everything here can be rebuilt
+// from the spec and the cloud (clusterctl move does not carry status).
+type VPSieClusterStatus struct {
+	// initialization reports the cluster infrastructure's provisioning to Cluster API.
+	// +optional
+	Initialization VPSieClusterInitializationStatus `json:"initialization,omitempty,omitzero"`
+
+	// conditions: Ready, Paused, CredentialsReady, LoadBalancerReady, NetworkReady.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=32
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// failureDomains are the datacenters machines may be placed in.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=100
+	FailureDomains []clusterv1.FailureDomain `json:"failureDomains,omitempty"`
+
+	// loadBalancer is the control-plane load balancer as last seen in VPSie.
+	// +optional
+	LoadBalancer LoadBalancerStatus `json:"loadBalancer,omitempty,omitzero"`
+
+	// network is the cluster's VPC as last seen in VPSie.
+	// +optional
+	Network NetworkStatus `json:"network,omitempty,omitzero"`
+}
+
+// VPSieClusterInitializationStatus is the contract's status.initialization.
+// +kubebuilder:validation:MinProperties=1
+type VPSieClusterInitializationStatus struct {
+	// provisioned is true when the cluster infrastructure is ready for machines.
+	// +optional
+	Provisioned *bool `json:"provisioned,omitempty"`
+}
+
+// LoadBalancerStatus describes the control-plane load balancer.
+// +kubebuilder:validation:MinProperties=1
+type LoadBalancerStatus struct {
+	// identifier of the load balancer in VPSie.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Identifier string `json:"identifier,omitempty"`
+	// name of the load balancer in VPSie, derived from the cluster.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Name string `json:"name,omitempty"`
+	// ip is the load balancer's public address.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	IP string `json:"ip,omitempty"`
+}
+
+// NetworkStatus describes the cluster's VPC.
+// +kubebuilder:validation:MinProperties=1
+type NetworkStatus struct {
+	// vpcId is the identifier of the VPC in VPSie.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	VPCID string `json:"vpcId,omitempty"`
+	// vpcName is the VPC's name in VPSie.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	VPCName string `json:"vpcName,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:path=vpsieclusters,scope=Namespaced,categories=cluster-api,shortName=vpsc
+// +kubebuilder:storageversion
+// +kubebuilder:subresource:status
+// +kubebuilder:metadata:labels="cluster.x-k8s.io/v1beta2=v1alpha1"
+// +kubebuilder:printcolumn:name="Cluster",type="string",JSONPath=".metadata.labels['cluster\\.x-k8s\\.io/cluster-name']",description="Cluster this VPSieCluster belongs to"
+// +kubebuilder:printcolumn:name="Ready",type="string",JSONPath=".status.conditions[?(@.type=='Ready')].status",description="Cluster infrastructure is ready"
+// +kubebuilder:printcolumn:name="Reason",type="string",JSONPath=".status.conditions[?(@.type=='Ready')].reason",description="Why it is (not) ready"
+// +kubebuilder:printcolumn:name="Endpoint",type="string",JSONPath=".spec.controlPlaneEndpoint.host",description="API server endpoint"
+// +kubebuilder:printcolumn:name="Datacenter",type="string",JSONPath=".spec.datacenter",priority=1
+// +kubebuilder:printcolumn:name="Age",type="date",JSONPath=".metadata.creationTimestamp"
+
+// VPSieCluster is the VPSie infrastructure of a Cluster API Cluster: credentials, the control-plane load
+// balancer, the VPC and the failure domains.
+type VPSieCluster struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired state.
+	// +required
+	Spec VPSieClusterSpec `json:"spec,omitzero"`
+	// status is the observed state.
+	// +optional
+	Status VPSieClusterStatus `json:"status,omitempty,omitzero"`
+}
+
+// +kubebuilder:object:root=true
+
+// VPSieClusterList is a list of VPSieCluster.
+type VPSieClusterList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []VPSieCluster `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&VPSieCluster{}, &VPSieClusterList{})
+}
