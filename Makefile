@@ -44,6 +44,7 @@ test: ## Run every test: unit, envtest integration (builds the control plane fir
 generate: ## Generate deep-copy code and manifests (CRDs, RBAC, webhooks).
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) webhook paths=./pkg/webhooks/... output:webhook:artifacts:config=config/webhook
 
 .PHONY: verify
 verify: generate ## Check generated files are current, then gofmt, vet and lint.

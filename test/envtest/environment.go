@@ -35,6 +35,7 @@ import (
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 )
 
 // clusterAPIModule is the module whose CRDs every environment installs.
@@ -46,6 +47,9 @@ type Options struct {
 	CRDDirectoryPaths []string
 	// AddToScheme registers extra kinds with the environment's scheme.
 	AddToScheme []func(*kruntime.Scheme) error
+	// WebhookPaths are folders or files of webhook configurations to install; envtest points them at a
+	// local serving address and certificate, see WebhookServerOptions.
+	WebhookPaths []string
 }
 
 // Environment is a running control plane and a client for it.
@@ -80,6 +84,7 @@ func Start(opts Options) (*Environment, error) {
 		Scheme:                scheme,
 		CRDDirectoryPaths:     append([]string{capiCRDs}, opts.CRDDirectoryPaths...),
 		ErrorIfCRDPathMissing: true,
+		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: opts.WebhookPaths},
 	}
 	cfg, err := env.Start()
 	if err != nil {
@@ -91,6 +96,13 @@ func Start(opts Options) (*Environment, error) {
 		return nil, fmt.Errorf("building a client: %w", err)
 	}
 	return &Environment{env: env, Config: cfg, Scheme: scheme, Client: c}, nil
+}
+
+// WebhookServerOptions are the address and certificate a webhook server must use for the webhook
+// configurations installed from Options.WebhookPaths to reach it.
+func (e *Environment) WebhookServerOptions() webhook.Options {
+	w := e.env.WebhookInstallOptions
+	return webhook.Options{Host: w.LocalServingHost, Port: w.LocalServingPort, CertDir: w.LocalServingCertDir}
 }
 
 // Stop shuts the control plane down.
@@ -108,6 +120,12 @@ var (
 func ProviderCRDPath() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", "config", "crd", "bases")
+}
+
+// ProviderWebhookPath is this repository's generated webhook configurations (config/webhook).
+func ProviderWebhookPath() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "config", "webhook")
 }
 
 // ClusterAPICRDPath is core/config/crd/bases of the Cluster API module version

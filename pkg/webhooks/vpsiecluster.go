@@ -1,0 +1,107 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package webhooks
+
+import (
+	"context"
+	"net"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+)
+
+// +kubebuilder:webhook:verbs=create;update,path=/mutate-infrastructure-cluster-x-k8s-io-v1alpha1-vpsiecluster,mutating=true,failurePolicy=fail,sideEffects=None,groups=infrastructure.cluster.x-k8s.io,resources=vpsieclusters,versions=v1alpha1,name=default.vpsiecluster.infrastructure.cluster.x-k8s.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:verbs=create;update,path=/validate-infrastructure-cluster-x-k8s-io-v1alpha1-vpsiecluster,mutating=false,failurePolicy=fail,sideEffects=None,groups=infrastructure.cluster.x-k8s.io,resources=vpsieclusters,versions=v1alpha1,name=validation.vpsiecluster.infrastructure.cluster.x-k8s.io,admissionReviewVersions=v1
+
+// VPSieCluster defaults and validates VPSieClusters.
+type VPSieCluster struct{}
+
+// Default fills the spec's defaults.
+func (VPSieCluster) Default(_ context.Context, c *infrav1.VPSieCluster) error {
+	c.Spec.Default()
+	return nil
+}
+
+// ValidateCreate checks a new VPSieCluster.
+func (VPSieCluster) ValidateCreate(_ context.Context, c *infrav1.VPSieCluster) (admission.Warnings, error) {
+	return nil, invalid("VPSieCluster", c, validateClusterSpec(field.NewPath("spec"), &c.Spec))
+}
+
+// ValidateUpdate checks a changed VPSieCluster: what the cloud was built from cannot change.
+func (VPSieCluster) ValidateUpdate(_ context.Context, oldCluster, newCluster *infrav1.VPSieCluster) (admission.Warnings, error) {
+	spec := field.NewPath("spec")
+	errs := validateClusterSpec(spec, &newCluster.Spec)
+	// Compare defaulted copies so that an object stored before defaulting existed can still be updated.
+	oldSpec, newSpec := oldCluster.Spec.DeepCopy(), newCluster.Spec.DeepCopy()
+	oldSpec.Default()
+	newSpec.Default()
+	errs = append(errs, immutable(spec.Child("datacenter"), oldSpec.Datacenter, newSpec.Datacenter)...)
+	errs = append(errs, immutable(spec.Child("projectId"), oldSpec.ProjectID, newSpec.ProjectID)...)
+	errs = append(errs, immutable(spec.Child("network"), oldSpec.Network, newSpec.Network)...)
+	lb := spec.Child("controlPlaneLoadBalancer")
+	errs = append(errs, immutable(lb.Child("enabled"), oldSpec.ControlPlaneLoadBalancer.IsEnabled(), newSpec.ControlPlaneLoadBalancer.IsEnabled())...)
+	errs = append(errs, immutable(lb.Child("port"), oldSpec.ControlPlaneLoadBalancer.Port, newSpec.ControlPlaneLoadBalancer.Port)...)
+	errs = append(errs, immutable(lb.Child("plan"), oldSpec.ControlPlaneLoadBalancer.Plan, newSpec.ControlPlaneLoadBalancer.Plan)...)
+	// Once the cluster has an endpoint, its kubeconfigs and certificates point at it.
+	if oldSpec.ControlPlaneEndpoint.IsValid() {
+		errs = append(errs, immutable(spec.Child("controlPlaneEndpoint"), oldSpec.ControlPlaneEndpoint, newSpec.ControlPlaneEndpoint)...)
+	}
+	return nil, invalid("VPSieCluster", newCluster, errs)
+}
+
+// ValidateDelete allows every delete.
+func (VPSieCluster) ValidateDelete(context.Context, *infrav1.VPSieCluster) (admission.Warnings, error) {
+	return nil, nil
+}
+
+func validateClusterSpec(path *field.Path, s *infrav1.VPSieClusterSpec) field.ErrorList {
+	var errs field.ErrorList
+	if s.CredentialsRef.Name == "" {
+		errs = append(errs, field.Required(path.Child("credentialsRef", "name"),
+			"name the Secret holding the VPSie credentials (apiKey, or clientId and clientSecret, plus accountPassword)"))
+	}
+	if s.Datacenter == "" {
+		errs = append(errs, field.Required(path.Child("datacenter"),
+			"set the identifier of the VPSie datacenter (a UUID from the VPSie console or its datacenter list)"))
+	}
+	if !s.ControlPlaneLoadBalancer.IsEnabled() && s.ControlPlaneEndpoint.Host == "" {
+		errs = append(errs, field.Required(path.Child("controlPlaneEndpoint", "host"),
+			"with controlPlaneLoadBalancer.enabled=false the control-plane endpoint must be given"))
+	}
+	seen := map[string]bool{}
+	for i, fd := range s.FailureDomains {
+		if seen[fd.Datacenter] {
+			errs = append(errs, field.Duplicate(path.Child("failureDomains").Index(i).Child("datacenter"), fd.Datacenter))
+		}
+		seen[fd.Datacenter] = true
+	}
+	if cidr := s.Network.VPC.CIDR; cidr != "" {
+		if ip, ipnet, err := net.ParseCIDR(cidr); err != nil || ip.To4() == nil {
+			errs = append(errs, field.Invalid(path.Child("network", "vpc", "cidr"), cidr, "must be an IPv4 CIDR such as 10.42.0.0/16"))
+		} else if !ip.Equal(ipnet.IP) {
+			errs = append(errs, field.Invalid(path.Child("network", "vpc", "cidr"), cidr,
+				"host bits must be zero: use "+ipnet.String()))
+		}
+	}
+	if s.Network.VPC.CIDR != "" && s.Network.VPC.ID != "" {
+		errs = append(errs, field.Forbidden(path.Child("network", "vpc"),
+			"set either id (use an existing VPC) or cidr (create one), not both"))
+	}
+	return errs
+}

@@ -1,0 +1,324 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package webhooks_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/webhooks"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/test/envtest"
+)
+
+// k8s talks to the real API server, which calls the provider's webhooks served by a real manager: the
+// messages asserted below are exactly what kubectl shows a user.
+var k8s client.Client
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	env, err := envtest.Start(envtest.Options{
+		CRDDirectoryPaths: []string{envtest.ProviderCRDPath()},
+		AddToScheme:       []func(*kruntime.Scheme) error{infrav1.AddToScheme},
+		WebhookPaths:      []string{envtest.ProviderWebhookPath()},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:         env.Scheme,
+		Metrics:        metricsserver.Options{BindAddress: "0"},
+		WebhookServer:  webhook.NewServer(env.WebhookServerOptions()),
+		LeaderElection: false,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := webhooks.SetupWithManager(mgr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = mgr.Start(ctx) }()
+	if err := waitForWebhooks(env.Client); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	k8s = env.Client
+	return m.Run()
+}
+
+// waitForWebhooks creates a valid object until the webhook server answers.
+func waitForWebhooks(c client.Client) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		probe := validMachine("default", "webhook-probe")
+		err := c.Create(context.Background(), probe, client.DryRunAll)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("webhooks never became reachable: %w", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "webhooks-"}}
+	NewWithT(t).Expect(k8s.Create(context.Background(), ns)).To(Succeed())
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), ns) })
+	return ns.Name
+}
+
+func validCluster(ns, name string) *infrav1.VPSieCluster {
+	return &infrav1.VPSieCluster{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: infrav1.VPSieClusterSpec{
+			CredentialsRef: infrav1.SecretReference{Name: "vpsie-credentials"},
+			Datacenter:     "55f06b85-c9ee-11ed-a4cc-0050569c68dc",
+		},
+	}
+}
+
+func validMachine(ns, name string) *infrav1.VPSieMachine {
+	return &infrav1.VPSieMachine{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec:       infrav1.VPSieMachineSpec{Plan: "plan-s", Image: "ubuntu-24.04"},
+	}
+}
+
+func validMachineTemplate(ns, name string) *infrav1.VPSieMachineTemplate {
+	return &infrav1.VPSieMachineTemplate{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: infrav1.VPSieMachineTemplateSpec{Template: infrav1.VPSieMachineTemplateResource{
+			Spec: validMachine(ns, name).Spec,
+		}},
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+
+	cluster := validCluster(ns, "defaults")
+	cluster.Spec.FailureDomains = []infrav1.FailureDomainSpec{{Datacenter: "dc-2"}}
+	g.Expect(k8s.Create(ctx, cluster)).To(Succeed())
+	g.Expect(cluster.Spec.ControlPlaneLoadBalancer.Enabled).To(Equal(ptr.To(true)))
+	g.Expect(cluster.Spec.ControlPlaneLoadBalancer.Port).To(Equal(int32(6443)))
+	g.Expect(cluster.Spec.ControlPlaneLoadBalancer.Algorithm).To(Equal(infrav1.LoadBalancerAlgorithmRoundRobin))
+	g.Expect(cluster.Spec.FailureDomains[0].ControlPlane).To(Equal(ptr.To(true)))
+
+	machine := validMachine(ns, "defaults")
+	g.Expect(k8s.Create(ctx, machine)).To(Succeed())
+	g.Expect(machine.Spec.PublicIPv4).To(Equal(ptr.To(true)))
+
+	tmpl := validMachineTemplate(ns, "defaults")
+	g.Expect(k8s.Create(ctx, tmpl)).To(Succeed())
+	g.Expect(tmpl.Spec.Template.Spec.PublicIPv4).To(Equal(ptr.To(true)))
+}
+
+// TestInvalidObjectsAreRejected is the table of objects a user can get wrong, with the message they see.
+func TestInvalidObjectsAreRejected(t *testing.T) {
+	ns := newNamespace(t)
+	cases := []struct {
+		name    string
+		obj     func() client.Object
+		message string
+	}{
+		{"cluster without credentials", func() client.Object {
+			c := validCluster(ns, "no-creds")
+			c.Spec.CredentialsRef = infrav1.SecretReference{}
+			return c
+		}, "spec.credentialsRef"},
+		{"cluster without datacenter", func() client.Object {
+			c := validCluster(ns, "no-dc")
+			c.Spec.Datacenter = ""
+			return c
+		}, "spec.datacenter"},
+		{"load balancer disabled without an endpoint", func() client.Object {
+			c := validCluster(ns, "no-endpoint")
+			c.Spec.ControlPlaneLoadBalancer.Enabled = ptr.To(false)
+			return c
+		}, "controlPlaneEndpoint.host is required when controlPlaneLoadBalancer.enabled is false"},
+		{"VPC given both as id and cidr", func() client.Object {
+			c := validCluster(ns, "vpc-both")
+			c.Spec.Network.VPC = infrav1.VPCSpec{ID: "12", CIDR: "10.42.0.0/16"}
+			return c
+		}, "set either id (use an existing VPC) or cidr (create one), not both"},
+		{"VPC cidr with host bits", func() client.Object {
+			c := validCluster(ns, "vpc-hostbits")
+			c.Spec.Network.VPC = infrav1.VPCSpec{CIDR: "10.42.0.1/16"}
+			return c
+		}, "host bits must be zero: use 10.42.0.0/16"},
+		{"VPC cidr not IPv4", func() client.Object {
+			c := validCluster(ns, "vpc-v6")
+			c.Spec.Network.VPC = infrav1.VPCSpec{CIDR: "fd00:42::/64"}
+			return c
+		}, "cidr must be an IPv4 CIDR such as 10.42.0.0/16"},
+		{"duplicate failure domain", func() client.Object {
+			c := validCluster(ns, "fd-dup")
+			c.Spec.FailureDomains = []infrav1.FailureDomainSpec{{Datacenter: "a"}, {Datacenter: "a"}}
+			return c
+		}, "Duplicate value"},
+		{"unknown load balancer algorithm", func() client.Object {
+			c := validCluster(ns, "lb-algo")
+			c.Spec.ControlPlaneLoadBalancer.Algorithm = "random"
+			return c
+		}, `Unsupported value: "random"`},
+		{"machine without plan", func() client.Object {
+			m := validMachine(ns, "no-plan")
+			m.Spec.Plan = ""
+			return m
+		}, "spec.plan"},
+		{"machine without image", func() client.Object {
+			m := validMachine(ns, "no-image")
+			m.Spec.Image = ""
+			return m
+		}, "spec.image"},
+		{"machine with a foreign provider ID", func() client.Object {
+			m := validMachine(ns, "foreign-id")
+			m.Spec.ProviderID = "aws:///i-123"
+			return m
+		}, "providerID must look like vpsie://<server identifier>"},
+		{"extra cloud-init without a header", func() client.Object {
+			m := validMachine(ns, "bad-cloudinit")
+			m.Spec.AdditionalCloudInit = "packages: [htop]"
+			return m
+		}, "must start with a cloud-init header"},
+		{"no SSH key at all", func() client.Object {
+			m := validMachine(ns, "no-keys")
+			m.Spec.IgnoreClusterSSHKeys = ptr.To(true)
+			return m
+		}, "ignoreClusterSSHKeys leaves the server with no SSH key"},
+		{"template naming a server", func() client.Object {
+			tm := validMachineTemplate(ns, "tmpl-id")
+			tm.Spec.Template.Spec.ProviderID = "vpsie://abc"
+			return tm
+		}, "a template cannot name a server"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			err := k8s.Create(context.Background(), tc.obj())
+			g.Expect(err).To(HaveOccurred())
+			g.Expect(err.Error()).To(ContainSubstring(tc.message))
+		})
+	}
+}
+
+func TestImmutability(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+
+	t.Run("machine spec cannot change", func(t *testing.T) {
+		g := NewWithT(t)
+		m := validMachine(ns, "immutable")
+		g.Expect(k8s.Create(ctx, m)).To(Succeed())
+		m.Spec.Plan = "plan-xl"
+		err := k8s.Update(ctx, m)
+		g.Expect(err).To(HaveOccurred())
+		g.Expect(err.Error()).To(ContainSubstring("a VPSieMachine's spec cannot change"))
+	})
+
+	t.Run("providerID may be set once", func(t *testing.T) {
+		g := NewWithT(t)
+		m := validMachine(ns, "provider-id")
+		g.Expect(k8s.Create(ctx, m)).To(Succeed())
+		m.Spec.ProviderID = "vpsie://4b1d"
+		g.Expect(k8s.Update(ctx, m)).To(Succeed())
+		m.Spec.ProviderID = "vpsie://other"
+		err := k8s.Update(ctx, m)
+		g.Expect(err).To(HaveOccurred())
+		g.Expect(err.Error()).To(ContainSubstring("providerID cannot change once set"))
+	})
+
+	t.Run("cluster datacenter and endpoint cannot change", func(t *testing.T) {
+		g := NewWithT(t)
+		c := validCluster(ns, "immutable")
+		g.Expect(k8s.Create(ctx, c)).To(Succeed())
+		c.Spec.ControlPlaneEndpoint = clusterv1.APIEndpoint{Host: "203.0.113.10", Port: 6443}
+		g.Expect(k8s.Update(ctx, c)).To(Succeed(), "the controller sets the endpoint once")
+		c.Spec.Datacenter = "elsewhere"
+		c.Spec.ControlPlaneEndpoint.Host = "203.0.113.11"
+		err := k8s.Update(ctx, c)
+		g.Expect(err).To(HaveOccurred())
+		g.Expect(err.Error()).To(And(ContainSubstring("spec.datacenter"), ContainSubstring("spec.controlPlaneEndpoint")))
+		// Tags and SSH keys only affect servers made later, so they may change.
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(c), c)).To(Succeed())
+		c.Spec.Tags = []string{"team-a"}
+		g.Expect(k8s.Update(ctx, c)).To(Succeed())
+	})
+
+	t.Run("templates are immutable except for topology dry-runs", func(t *testing.T) {
+		g := NewWithT(t)
+		tm := validMachineTemplate(ns, "immutable")
+		g.Expect(k8s.Create(ctx, tm)).To(Succeed())
+		tm.Spec.Template.Spec.Plan = "plan-xl"
+		err := k8s.Update(ctx, tm)
+		g.Expect(err).To(HaveOccurred())
+		g.Expect(err.Error()).To(ContainSubstring("templates are immutable"))
+
+		// What Cluster API's topology controller does to compute a diff: a dry-run carrying its annotation.
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(tm), tm)).To(Succeed())
+		tm.Annotations = map[string]string{clusterv1.TopologyDryRunAnnotation: ""}
+		tm.Spec.Template.Spec.Plan = "plan-xl"
+		g.Expect(k8s.Update(ctx, tm, client.DryRunAll)).To(Succeed())
+		// A dry-run alone, without the annotation, is still checked.
+		tm.Annotations = nil
+		g.Expect(k8s.Update(ctx, tm, client.DryRunAll)).NotTo(Succeed())
+	})
+
+	t.Run("cluster templates are immutable", func(t *testing.T) {
+		g := NewWithT(t)
+		ct := &infrav1.VPSieClusterTemplate{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "immutable"},
+			Spec: infrav1.VPSieClusterTemplateSpec{Template: infrav1.VPSieClusterTemplateResource{
+				Spec: validCluster(ns, "x").Spec,
+			}},
+		}
+		g.Expect(k8s.Create(ctx, ct)).To(Succeed())
+		ct.Spec.Template.Spec.Datacenter = "elsewhere"
+		err := k8s.Update(ctx, ct)
+		g.Expect(err).To(HaveOccurred())
+		g.Expect(err.Error()).To(ContainSubstring("templates are immutable"))
+	})
+}
