@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/cloudinit"
 )
 
 // SetupWithManager registers every webhook of the provider with the manager's webhook server.
@@ -82,20 +83,14 @@ func immutable(path *field.Path, oldValue, newValue any) field.ErrorList {
 	return field.ErrorList{field.Forbidden(path, "field is immutable")}
 }
 
-// cloudInitHeaders are the first-line markers cloud-init recognises for a user-data part.
-var cloudInitHeaders = []string{"#cloud-config", "#!", "#cloud-boothook", "#include", "## template: jinja"}
-
 func validateAdditionalCloudInit(path *field.Path, data string) field.ErrorList {
 	if data == "" {
 		return nil
 	}
-	for _, h := range cloudInitHeaders {
-		if strings.HasPrefix(data, h) {
-			return nil
-		}
+	if err := cloudinit.Validate([]byte(data)); err != nil {
+		return field.ErrorList{field.Invalid(path, firstLine(data), err.Error())}
 	}
-	return field.ErrorList{field.Invalid(path, firstLine(data),
-		"must start with a cloud-init header: #cloud-config, #! (a script), #cloud-boothook, #include or ## template: jinja")}
+	return nil
 }
 
 func firstLine(s string) string {

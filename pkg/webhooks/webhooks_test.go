@@ -223,7 +223,7 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 			m := validMachine(ns, "bad-cloudinit")
 			m.Spec.AdditionalCloudInit = "packages: [htop]"
 			return m
-		}, "must start with a cloud-init header"},
+		}, "not a cloud-init document: the first line must be #cloud-config"},
 		{"no SSH key at all", func() client.Object {
 			m := validMachine(ns, "no-keys")
 			m.Spec.IgnoreClusterSSHKeys = ptr.To(true)
