@@ -33,7 +33,7 @@ const kubeadmBootstrap = "#cloud-config\nruncmd:\n  - kubeadm join --config /run
 
 type parsedPart struct {
 	contentType, mergeType, filename string
-	body                               []byte
+	body                             []byte
 }
 
 // parse reads user data the way cloud-init does: a MIME message whose parts are base64 bodies.
