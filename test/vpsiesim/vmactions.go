@@ -1,0 +1,209 @@
+package vpsiesim
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+type deleteVMRequest struct {
+	VMIdentifier    string           `json:"vmIdentifier"`
+	Password        string           `json:"password"`
+	DeleteStatistic *deleteStatistic `json:"deleteStatistic"`
+}
+
+// handleDeleteVM serves DELETE {prefix}/vm with the JSON body {vmIdentifier, password, deleteStatistic}.
+// Checks, in order: vmIdentifier present (400), password present (400) and equal to the account password
+// (403), deleteStatistic.reason present (400), VM known and booted (404). A VM already being deleted answers
+// data:true again.
+func (s *Simulator) handleDeleteVM(w http.ResponseWriter, r *http.Request) {
+	var in deleteVMRequest
+	if _, ok := decodeBody(w, r, &in); !ok {
+		return
+	}
+	if in.VMIdentifier == "" {
+		writeError(w, http.StatusBadRequest, "vmIdentifier is required")
+		return
+	}
+	if in.Password == "" {
+		writeError(w, http.StatusBadRequest, "password is required")
+		return
+	}
+	s.mu.Lock()
+	passOK := s.creds.AccountPassword != "" && equal(in.Password, s.creds.AccountPassword)
+	s.mu.Unlock()
+	if !passOK {
+		writeError(w, http.StatusForbidden, msgInvalidPassword)
+		return
+	}
+	if in.DeleteStatistic == nil || strings.TrimSpace(in.DeleteStatistic.Reason) == "" {
+		writeError(w, http.StatusBadRequest, msgReasonRequired)
+		return
+	}
+
+	s.mu.Lock()
+	v := s.vms[in.VMIdentifier]
+	if v == nil || !v.listed() {
+		s.mu.Unlock()
+		writeError(w, http.StatusNotFound, msgVMNotFound)
+		return
+	}
+	var gone []VM
+	if v.State != VMDeleting {
+		now := time.Now()
+		v.DeleteRequestedAt, v.UpdatedAt = now, now
+		v.DeleteReason, v.DeleteNote = in.DeleteStatistic.Reason, in.DeleteStatistic.Note
+		if s.opts.DeleteDelay > 0 {
+			v.State = VMDeleting
+			id := v.Identifier
+			s.scheduleLocked("delete:"+id, s.opts.DeleteDelay, func() { s.deleteFromTimer(id) })
+		} else {
+			gone = s.removeVMLocked(v, VMDeleted)
+		}
+	}
+	hooks := slices.Clone(s.delHooks)
+	s.mu.Unlock()
+	runHooks(hooks, gone)
+	writeBool(w, true)
+}
+
+type vmRef struct {
+	VMIdentifier string `json:"vmIdentifier"`
+}
+
+// withVM decodes a body naming a VM, finds the (booted, not deleting) VM and runs fn under the lock.
+// fn returns an error message (answered 404 when it ends in "not found", else 400) or "".
+func (s *Simulator) withVM(w http.ResponseWriter, r *http.Request, in interface{ vm() string }, fn func(v *VM) string) {
+	if _, ok := decodeBody(w, r, in); !ok {
+		return
+	}
+	if in.vm() == "" {
+		writeError(w, http.StatusBadRequest, "vmIdentifier is required")
+		return
+	}
+	s.mu.Lock()
+	v := s.vms[in.vm()]
+	if v == nil || !v.listed() {
+		s.mu.Unlock()
+		writeError(w, http.StatusNotFound, msgVMNotFound)
+		return
+	}
+	if v.State == VMDeleting {
+		s.mu.Unlock()
+		writeError(w, http.StatusBadRequest, "VM is being deleted")
+		return
+	}
+	msg := fn(v)
+	if msg == "" {
+		v.UpdatedAt = time.Now()
+	}
+	s.mu.Unlock()
+	if msg != "" {
+		status := http.StatusBadRequest
+		if strings.HasSuffix(msg, "not found") {
+			status = http.StatusNotFound
+		}
+		writeError(w, status, msg)
+		return
+	}
+	writeBool(w, true)
+}
+
+func (v *vmRef) vm() string { return v.VMIdentifier }
+
+// handlePower serves POST {prefix}/vm/start, /vm/stop and /vm/restart with {vmIdentifier}. They are idempotent;
+// restart of a stopped VM starts it.
+func (s *Simulator) handlePower(action string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.withVM(w, r, &vmRef{}, func(v *VM) string {
+			switch action {
+			case "stop":
+				v.State = VMStopped
+			case "start":
+				if v.State != VMRunning {
+					v.State, v.PoweredAt = VMRunning, time.Now()
+				}
+			case "restart":
+				v.State, v.PoweredAt = VMRunning, time.Now()
+				v.Restarts++
+			}
+			return ""
+		})
+	}
+}
+
+// handleVMStatus serves GET {prefix}/vm/status/{identifier}: {status: "running"|"stopped"|"deleting", power,
+// uptime (seconds), cpu (percent), ram and ssd (plan sizes)}.
+func (s *Simulator) handleVMStatus(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	v := s.vms[r.PathValue("identifier")]
+	if v == nil || !v.listed() {
+		s.mu.Unlock()
+		writeError(w, http.StatusNotFound, msgVMNotFound)
+		return
+	}
+	uptime := 0
+	if v.State == VMRunning {
+		uptime = int(time.Since(v.PoweredAt).Seconds())
+	}
+	data := map[string]any{
+		"vmIdentifier": v.Identifier, "status": string(v.State), "power": b2i(v.State == VMRunning),
+		"uptime": uptime, "cpu": 2 * b2i(v.State == VMRunning), "ram": v.RAM, "ssd": v.SSD,
+	}
+	s.mu.Unlock()
+	writeObject(w, data)
+}
+
+type addTagsRequest struct {
+	vmRef
+	Tags []string `json:"tags"`
+}
+
+// handleAddTags serves POST {prefix}/vm/addtags {vmIdentifier, tags}: tags are added (not replaced).
+func (s *Simulator) handleAddTags(w http.ResponseWriter, r *http.Request) {
+	in := &addTagsRequest{}
+	s.withVM(w, r, in, func(v *VM) string {
+		tags := uniqueStrings(in.Tags)
+		if len(tags) == 0 {
+			return "tags are required"
+		}
+		v.Tags = uniqueStrings(append(v.Tags, tags...))
+		s.registerTagsLocked(tags)
+		return ""
+	})
+}
+
+type vmSSHKeyRequest struct {
+	vmRef
+	SSHKeyIdentifier string `json:"sshKeyIdentifier"`
+}
+
+// handleVMSSHKey serves POST {prefix}/vm/sshkey {vmIdentifier, sshKeyIdentifier}.
+func (s *Simulator) handleVMSSHKey(w http.ResponseWriter, r *http.Request) {
+	in := &vmSSHKeyRequest{}
+	s.withVM(w, r, in, func(v *VM) string {
+		if s.sshKeyLocked(in.SSHKeyIdentifier) == nil {
+			return "SSH key not found"
+		}
+		v.SSHKeyIdentifier = in.SSHKeyIdentifier
+		return ""
+	})
+}
+
+type vmScriptRequest struct {
+	vmRef
+	ScriptIdentifier string `json:"scriptIdentifier"`
+}
+
+// handleVMScript serves POST {prefix}/vm/script {vmIdentifier, scriptIdentifier}: the run is recorded.
+func (s *Simulator) handleVMScript(w http.ResponseWriter, r *http.Request) {
+	in := &vmScriptRequest{}
+	s.withVM(w, r, in, func(v *VM) string {
+		if s.scriptLocked(in.ScriptIdentifier) == nil {
+			return "Script not found"
+		}
+		v.ScriptsRun = append(v.ScriptsRun, in.ScriptIdentifier)
+		return ""
+	})
+}

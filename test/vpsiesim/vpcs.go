@@ -1,0 +1,263 @@
+package vpsiesim
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// VPC is a private network in one datacenter.
+type VPC struct {
+	ID           int       `json:"id"`
+	Name         string    `json:"name"`
+	Description  string    `json:"description"`
+	DCIdentifier string    `json:"dcIdentifier"`
+	NetworkRange string    `json:"networkRange"` // network address, e.g. "10.10.0.0"
+	NetworkSize  int       `json:"networkSize"`  // prefix length, e.g. 24
+	VMs          []string  `json:"vms"`          // identifiers of attached VMs
+	CreatedAt    time.Time `json:"createdAt"`
+	nextHost     int
+}
+
+func (v *VPC) clone() VPC {
+	c := *v
+	c.VMs = slices.Clone(v.VMs)
+	return c
+}
+
+func (v *VPC) prefix() netip.Prefix {
+	return netip.PrefixFrom(netip.MustParseAddr(v.NetworkRange), v.NetworkSize)
+}
+
+func (s *Simulator) vpcJSON(v *VPC) map[string]any {
+	dc, _ := s.catalog.datacenterByID(v.DCIdentifier)
+	return map[string]any{
+		"id": v.ID, "name": v.Name, "description": v.Description, "network_range": v.NetworkRange,
+		"network_size": strconv.Itoa(v.NetworkSize), "datacenter_id": dc.ID, "dc_identifier": v.DCIdentifier,
+		"is_default": 0, "created_on": apiTime(v.CreatedAt), "vms_count": len(v.VMs),
+	}
+}
+
+func (s *Simulator) sortedVPCsLocked() []*VPC {
+	out := make([]*VPC, 0, len(s.vpcs))
+	for _, v := range s.vpcs {
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b *VPC) int { return a.ID - b.ID })
+	return out
+}
+
+// handleListVPCs serves GET /apps/v2/vpc.
+func (s *Simulator) handleListVPCs(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	var out []map[string]any
+	for _, v := range s.sortedVPCsLocked() {
+		out = append(out, s.vpcJSON(v))
+	}
+	s.mu.Unlock()
+	writeList(w, out, len(out))
+}
+
+// handleGetVPC serves GET /apps/v2/vpc/{id}: the VPC plus "vms" [{identifier, hostname, private_ip}].
+func (s *Simulator) handleGetVPC(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.Atoi(r.PathValue("id"))
+	s.mu.Lock()
+	v := s.vpcs[id]
+	if v == nil {
+		s.mu.Unlock()
+		writeError(w, http.StatusNotFound, msgVPCNotFound)
+		return
+	}
+	out := s.vpcJSON(v)
+	var vms []map[string]any
+	for _, vid := range v.VMs {
+		if vm := s.vms[vid]; vm != nil {
+			vms = append(vms, map[string]any{"identifier": vm.Identifier, "hostname": vm.Hostname, "private_ip": vm.PrivateIP})
+		}
+	}
+	out["vms"] = orEmpty(vms)
+	s.mu.Unlock()
+	writeObject(w, out)
+}
+
+type createVPCRequest struct {
+	Name         string  `json:"name"`
+	Description  string  `json:"description"`
+	DCIdentifier string  `json:"dcIdentifier"`
+	NetworkRange string  `json:"networkRange"`
+	NetworkSize  flexInt `json:"networkSize"`
+	AutoGenerate flexInt `json:"autoGenerate"`
+}
+
+// handleCreateVPC serves POST /apps/v2/vpc/add. No id is returned: the VPC is found by name. Names need not
+// be unique. autoGenerate=1 picks a free 10.x.0.0/24; otherwise networkRange (a private IPv4 network address,
+// "/size" optional) and networkSize (8..29) are required and must not overlap another VPC in the datacenter.
+func (s *Simulator) handleCreateVPC(w http.ResponseWriter, r *http.Request) {
+	var in createVPCRequest
+	if _, ok := decodeBody(w, r, &in); !ok {
+		return
+	}
+	if strings.TrimSpace(in.Name) == "" {
+		writeError(w, http.StatusBadRequest, "name is required")
+		return
+	}
+	dc, ok := s.catalog.datacenterByID(in.DCIdentifier)
+	if !ok || dc.Disabled {
+		writeError(w, http.StatusBadRequest, "Invalid dcIdentifier: datacenter not found")
+		return
+	}
+	s.mu.Lock()
+	msg := s.createVPCLocked(in)
+	s.mu.Unlock()
+	if msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
+	writeBool(w, true)
+}
+
+func (s *Simulator) createVPCLocked(in createVPCRequest) string {
+	var pfx netip.Prefix
+	if in.AutoGenerate.Value == 1 {
+		for i := 0; i < 246; i++ {
+			p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(10 + i), 0, 0}), 24)
+			if !s.overlapsLocked(in.DCIdentifier, p) {
+				pfx = p
+				break
+			}
+		}
+		if !pfx.IsValid() {
+			return "No free network range left"
+		}
+	} else {
+		rng, size := strings.TrimSpace(in.NetworkRange), in.NetworkSize.Value
+		if a, b, ok := strings.Cut(rng, "/"); ok {
+			rng = a
+			if n, err := strconv.Atoi(b); err == nil && !in.NetworkSize.Set {
+				size = n
+			}
+		}
+		addr, err := netip.ParseAddr(rng)
+		switch {
+		case rng == "":
+			return "networkRange is required (or autoGenerate 1)"
+		case err != nil || !addr.Is4():
+			return "Invalid networkRange"
+		case size < 8 || size > 29:
+			return "networkSize must be between 8 and 29"
+		case !addr.IsPrivate():
+			return "networkRange must be a private range"
+		}
+		pfx = netip.PrefixFrom(addr, size).Masked()
+		if s.overlapsLocked(in.DCIdentifier, pfx) {
+			return "networkRange overlaps an existing VPC"
+		}
+	}
+	id := s.nextID("vpc", 400)
+	s.vpcs[id] = &VPC{ID: id, Name: in.Name, Description: in.Description, DCIdentifier: in.DCIdentifier,
+		NetworkRange: pfx.Addr().String(), NetworkSize: pfx.Bits(), VMs: []string{}, CreatedAt: time.Now()}
+	return ""
+}
+
+func (s *Simulator) overlapsLocked(dc string, p netip.Prefix) bool {
+	for _, v := range s.vpcs {
+		if v.DCIdentifier == dc && v.prefix().Overlaps(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// handleDeleteVPC serves DELETE /apps/v2/vpc/{id} {deleteStatistic}. A reason is required (400); an unknown
+// id answers 404; a VPC with attached VMs is refused (400) until they are detached or deleted.
+func (s *Simulator) handleDeleteVPC(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		DeleteStatistic *deleteStatistic `json:"deleteStatistic"`
+	}
+	if _, ok := decodeBody(w, r, &in); !ok {
+		return
+	}
+	if in.DeleteStatistic == nil || strings.TrimSpace(in.DeleteStatistic.Reason) == "" {
+		writeError(w, http.StatusBadRequest, msgReasonRequired)
+		return
+	}
+	id, _ := strconv.Atoi(r.PathValue("id"))
+	s.mu.Lock()
+	v := s.vpcs[id]
+	status, msg := 0, ""
+	switch {
+	case v == nil:
+		status, msg = http.StatusNotFound, msgVPCNotFound
+	case len(v.VMs) > 0:
+		status, msg = http.StatusBadRequest, fmt.Sprintf("VPC has %d attached server(s); detach them first", len(v.VMs))
+	default:
+		delete(s.vpcs, id)
+	}
+	s.mu.Unlock()
+	if status != 0 {
+		writeError(w, status, msg)
+		return
+	}
+	writeBool(w, true)
+}
+
+type attachVPCRequest struct {
+	vmRef
+	VPCID        flexString `json:"vpcId"`
+	DCIdentifier string     `json:"dcIdentifier"`
+}
+
+// handleAttachVPC serves POST /apps/v2/vm/add/vpc {vmIdentifier, vpcId (int or string), dcIdentifier}. The VM
+// gets the next address of the VPC as its private IP (replacing a default-network private IP).
+func (s *Simulator) handleAttachVPC(w http.ResponseWriter, r *http.Request) {
+	in := &attachVPCRequest{}
+	s.withVM(w, r, in, func(vm *VM) string {
+		id, _ := strconv.Atoi(string(in.VPCID))
+		vpc := s.vpcs[id]
+		switch {
+		case vpc == nil:
+			return msgVPCNotFound
+		case vpc.DCIdentifier != vm.DCIdentifier || (in.DCIdentifier != "" && in.DCIdentifier != vpc.DCIdentifier):
+			return "VPC and VM are in different datacenters"
+		case vm.VPCID != 0:
+			return "VM is already attached to a VPC"
+		}
+		pfx := vpc.prefix()
+		if vpc.nextHost == 0 {
+			vpc.nextHost = 2 // .1 is the gateway
+		}
+		ip := addrAdd(pfx.Addr(), vpc.nextHost)
+		if !pfx.Contains(ip) || ip == addrAdd(pfx.Addr(), 1<<(32-pfx.Bits())-1) {
+			return "No free address left in the VPC"
+		}
+		vpc.nextHost++
+		vpc.VMs = append(vpc.VMs, vm.Identifier)
+		vm.VPCID, vm.PrivateIP, vm.PrivateIPID = vpc.ID, ip.String(), s.nextID("privateip", 700)
+		return ""
+	})
+}
+
+type detachVPCRequest struct {
+	vmRef
+	PrivateIPID flexInt `json:"privateIpId"`
+}
+
+// handleDetachVPC serves DELETE /apps/v2/vm/vpc {vmIdentifier, privateIpId}: privateIpId is the id from the
+// VM's privateIpData (GET /vm/{identifier}). The VM loses its private IP.
+func (s *Simulator) handleDetachVPC(w http.ResponseWriter, r *http.Request) {
+	in := &detachVPCRequest{}
+	s.withVM(w, r, in, func(vm *VM) string {
+		if vm.PrivateIPID == 0 || in.PrivateIPID.Value != vm.PrivateIPID {
+			return "Private IP not found"
+		}
+		if vpc := s.vpcs[vm.VPCID]; vpc != nil {
+			vpc.VMs = slices.DeleteFunc(vpc.VMs, func(id string) bool { return id == vm.Identifier })
+		}
+		vm.VPCID, vm.PrivateIP, vm.PrivateIPID = 0, "", 0
+		return ""
+	})
+}
