@@ -1,0 +1,139 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package scope gathers what one reconcile of a VPSieCluster or VPSieMachine works on: the Kubernetes objects,
+// the VPSie account of the cluster's credentials, and a patch helper that writes everything back once at the
+// end. Services take a scope and never touch other Kubernetes objects.
+package scope
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/cluster-api/util/conditions"
+	"sigs.k8s.io/cluster-api/util/patch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+)
+
+// ClusterScopeParams are the inputs of NewClusterScope.
+type ClusterScopeParams struct {
+	Client       client.Client
+	Cluster      *clusterv1.Cluster
+	VPSieCluster *infrav1.VPSieCluster
+	// Account is the VPSie account of the cluster's credentials; nil when they could not be read (a
+	// deletion that skips cloud cleanup still works without one).
+	Account *Account
+}
+
+// ClusterScope is one reconcile of a VPSieCluster.
+type ClusterScope struct {
+	Client       client.Client
+	Cluster      *clusterv1.Cluster
+	VPSieCluster *infrav1.VPSieCluster
+	Account      *Account
+
+	patchHelper *patch.Helper
+}
+
+// NewClusterScope snapshots the VPSieCluster for a patch at Close.
+func NewClusterScope(p ClusterScopeParams) (*ClusterScope, error) {
+	if p.Client == nil || p.Cluster == nil || p.VPSieCluster == nil {
+		return nil, errors.New("cluster scope needs a client, a Cluster and a VPSieCluster")
+	}
+	helper, err := patch.NewHelper(p.VPSieCluster, p.Client)
+	if err != nil {
+		return nil, fmt.Errorf("building patch helper: %w", err)
+	}
+	return &ClusterScope{Client: p.Client, Cluster: p.Cluster, VPSieCluster: p.VPSieCluster, Account: p.Account, patchHelper: helper}, nil
+}
+
+// Name is the Cluster's name.
+func (s *ClusterScope) Name() string { return s.Cluster.Name }
+
+// Namespace is the Cluster's namespace.
+func (s *ClusterScope) Namespace() string { return s.Cluster.Namespace }
+
+// ResourceName is the name of the cluster's load balancer and VPC in VPSie. See ClusterResourceName.
+func (s *ClusterScope) ResourceName() string { return ClusterResourceName(s.Namespace(), s.Name()) }
+
+// Datacenter is the cluster's datacenter.
+func (s *ClusterScope) Datacenter() string { return s.VPSieCluster.Spec.Datacenter }
+
+// Tags are the tags of the cluster's VPSie resources: the ownership tags, then the cluster's own.
+func (s *ClusterScope) Tags() []string {
+	return append(OwnershipTags(s.Namespace(), s.Name()), s.VPSieCluster.Spec.Tags...)
+}
+
+var notNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// ClusterResourceName is "capv-<namespace>-<cluster>-<hash>": namespace and name made lower-case DNS-label
+// characters and cut so the whole fits in 63 characters, then 8 hex characters of a hash of namespace/name.
+// VPSie answers the creation of a load balancer or VPC with no identifier, so the cluster's resources are
+// found again by this name after any crash or clusterctl move: it depends on nothing but namespace and name,
+// and two Clusters of one management cluster never share it.
+func ClusterResourceName(namespace, cluster string) string {
+	sum := sha256.Sum256([]byte(namespace + "/" + cluster))
+	suffix := hex.EncodeToString(sum[:])[:8]
+	base := strings.Trim(notNameChars.ReplaceAllString(strings.ToLower(namespace+"-"+cluster), "-"), "-")
+	const maxBase = 63 - len("capv-") - 1 - 8
+	if len(base) > maxBase {
+		base = strings.TrimRight(base[:maxBase], "-")
+	}
+	if base == "" {
+		return "capv-" + suffix
+	}
+	return "capv-" + base + "-" + suffix
+}
+
+// clusterConditions are the VPSieCluster conditions this provider owns, summarised into Ready.
+var clusterConditions = []string{
+	infrav1.CredentialsReadyCondition,
+	infrav1.NetworkReadyCondition,
+	infrav1.LoadBalancerReadyCondition,
+}
+
+// Close computes Ready from the other conditions and patches the VPSieCluster.
+func (s *ClusterScope) Close(ctx context.Context) error {
+	return patchWithSummary(ctx, s.patchHelper, s.VPSieCluster, clusterConditions)
+}
+
+// patchWithSummary sets Ready from the given conditions (ignoring the ones not set yet) and patches obj,
+// owning exactly those conditions so concurrent writers of others are not overwritten.
+func patchWithSummary(ctx context.Context, h *patch.Helper, obj interface {
+	client.Object
+	conditions.Setter
+}, owned []string,
+) error {
+	var errs []error
+	if err := conditions.SetSummaryCondition(obj, obj, infrav1.ReadyCondition,
+		conditions.ForConditionTypes(owned), conditions.IgnoreTypesIfMissing(owned)); err != nil {
+		errs = append(errs, err)
+	}
+	ownedWithReady := append([]string{infrav1.ReadyCondition, infrav1.PausedCondition}, owned...)
+	if err := h.Patch(ctx, obj, patch.WithOwnedConditions{Conditions: ownedWithReady}); err != nil {
+		errs = append(errs, err)
+	}
+	return kerrors.NewAggregate(errs)
+}

@@ -1,0 +1,35 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package scope
+
+// Ownership tags mark what the provider created in VPSie, so that it can be found and cleaned up. VPSie's tag
+// syntax is undocumented; these use only lower-case letters, digits, '-', ':' and '/'.
+const (
+	// TagManaged is on every resource the provider creates.
+	TagManaged = "capv-managed"
+	// TagCluster prefixes "<namespace>/<cluster name>".
+	TagCluster = "capv-cluster:"
+	// TagMachine prefixes the VPSieMachine's name.
+	TagMachine = "capv-machine:"
+	// TagRoleControlPlane marks control-plane servers.
+	TagRoleControlPlane = "capv-role:control-plane"
+)
+
+// OwnershipTags are the tags every resource of a cluster carries.
+func OwnershipTags(namespace, cluster string) []string {
+	return []string{TagManaged, TagCluster + namespace + "/" + cluster}
+}

@@ -1,0 +1,200 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package servers
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
+)
+
+// DefaultPollWindow is how long one VM list serves every machine of an account.
+const DefaultPollWindow = 10 * time.Second
+
+// Snapshot is an account's VM list and pending-creation queue, taken together.
+type Snapshot struct {
+	VMs     []vpsie.VM
+	Pending []vpsie.PendingVM
+	Taken   time.Time
+}
+
+// ByIdentifier finds a VM by its identifier.
+func (s *Snapshot) ByIdentifier(identifier string) (vpsie.VM, bool) {
+	for _, vm := range s.VMs {
+		if string(vm.Identifier) == identifier {
+			return vm, true
+		}
+	}
+	return vpsie.VM{}, false
+}
+
+// ByHostname finds the VMs and pending creations with a hostname. Deleted or terminated VMs are left out:
+// they are history, not a server to adopt.
+func (s *Snapshot) ByHostname(hostname string) ([]vpsie.VM, []vpsie.PendingVM) {
+	var live []vpsie.VM
+	for _, vm := range vpsie.FindVMsByHostname(s.VMs, hostname) {
+		if !vm.IsGone() {
+			live = append(live, vm)
+		}
+	}
+	return live, vpsie.FindPendingVMsByHostname(s.Pending, hostname)
+}
+
+// Observer shares VM lists between machines: every machine of an account that waits for its server reads
+// the same snapshot, refreshed at most once per poll window, instead of a GET per machine per poll. It also
+// remembers the creates this process issued, so a lookup never misses a server VPSie has not listed yet.
+type Observer struct {
+	// Window is the longest a snapshot is reused; DefaultPollWindow when zero.
+	Window time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+
+	mu       sync.Mutex
+	accounts map[string]*accountState
+}
+
+type accountState struct {
+	// fetch serialises refreshes: concurrent callers wait for one list instead of each making their own.
+	fetch   sync.Mutex
+	mu      sync.Mutex
+	snap    *Snapshot
+	created map[string]time.Time // lower-cased hostname -> when this process asked VPSie to create it
+}
+
+var snapshotsFetched = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "capv_server_snapshots_fetched_total",
+	Help: "VM list snapshots fetched from VPSie by the batch observer, by whether a fresh list was forced.",
+}, []string{"forced"})
+
+// Collectors are the observer's metrics.
+func Collectors() []prometheus.Collector { return []prometheus.Collector{snapshotsFetched} }
+
+func (o *Observer) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o *Observer) window() time.Duration {
+	if o.Window > 0 {
+		return o.Window
+	}
+	return DefaultPollWindow
+}
+
+func (o *Observer) state(key string) *accountState {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.accounts == nil {
+		o.accounts = map[string]*accountState{}
+	}
+	st, ok := o.accounts[key]
+	if !ok {
+		st = &accountState{created: map[string]time.Time{}}
+		o.accounts[key] = st
+	}
+	return st
+}
+
+// Snapshot returns the account's snapshot if it is younger than the poll window, else a new one.
+func (o *Observer) Snapshot(ctx context.Context, account *scope.Account) (*Snapshot, error) {
+	return o.get(ctx, account, time.Time{})
+}
+
+// Fresh returns a snapshot taken after this call started. Used before a create: the only decision that
+// must never rest on an old list.
+func (o *Observer) Fresh(ctx context.Context, account *scope.Account) (*Snapshot, error) {
+	return o.get(ctx, account, o.now())
+}
+
+// get returns a snapshot taken at or after notBefore (zero: within the window).
+func (o *Observer) get(ctx context.Context, account *scope.Account, notBefore time.Time) (*Snapshot, error) {
+	st := o.state(account.Key)
+	usable := func() *Snapshot {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.snap == nil {
+			return nil
+		}
+		if notBefore.IsZero() && o.now().Sub(st.snap.Taken) < o.window() {
+			return st.snap
+		}
+		if !notBefore.IsZero() && !st.snap.Taken.Before(notBefore) {
+			return st.snap
+		}
+		return nil
+	}
+	if s := usable(); s != nil {
+		return s, nil
+	}
+	st.fetch.Lock()
+	defer st.fetch.Unlock()
+	// Another caller may have refreshed while this one waited.
+	if s := usable(); s != nil {
+		return s, nil
+	}
+	taken := o.now()
+	vms, err := account.API.ListVMs(ctx, vpsie.ListVMsOptions{})
+	if err != nil {
+		return nil, err
+	}
+	pending, err := account.API.ListPendingVMs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap := &Snapshot{VMs: vms, Pending: pending, Taken: taken}
+	snapshotsFetched.WithLabelValues(boolLabel(!notBefore.IsZero())).Inc()
+	st.mu.Lock()
+	st.snap = snap
+	st.mu.Unlock()
+	return snap, nil
+}
+
+// RecordCreate remembers that this process asked VPSie to create hostname.
+func (o *Observer) RecordCreate(account *scope.Account, hostname string) {
+	st := o.state(account.Key)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.created[strings.ToLower(hostname)] = o.now()
+}
+
+// CreatedWithin tells whether this process asked VPSie to create hostname less than d ago.
+func (o *Observer) CreatedWithin(account *scope.Account, hostname string, d time.Duration) bool {
+	st := o.state(account.Key)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	at, ok := st.created[strings.ToLower(hostname)]
+	if ok && o.now().Sub(at) >= d {
+		delete(st.created, strings.ToLower(hostname))
+		return false
+	}
+	return ok
+}
+
+func boolLabel(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}

@@ -1,0 +1,285 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package servers
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/cluster-api/util/conditions"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/test/vpsiesim"
+)
+
+const (
+	testToken    = "test-token"
+	testPassword = "account-password"
+	bootstrap    = "#cloud-config\nruncmd: [kubeadm join]\n"
+)
+
+// env is a simulator, an account on it and the Kubernetes objects a machine scope needs (in a fake client:
+// the service only reads the bootstrap Secret).
+type env struct {
+	sim      *vpsiesim.Server
+	account  *scope.Account
+	observer *Observer
+	objects  []runtime.Object
+}
+
+func newEnv(t *testing.T, opts vpsiesim.Options) *env {
+	t.Helper()
+	opts.Tokens = []string{testToken}
+	opts.AccountPassword = testPassword
+	sim := vpsiesim.NewServer(opts)
+	t.Cleanup(sim.Close)
+	api, err := vpsie.New(vpsie.Config{BaseURL: sim.URL, Token: testToken, RequestsPerMinute: 6000, Burst: 100,
+		RetryBaseDelay: time.Millisecond, RetryMaxDelay: 10 * time.Millisecond})
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	return &env{
+		sim:      sim,
+		account:  &scope.Account{API: api, Key: fmt.Sprintf("%s-%p", t.Name(), sim), Password: testPassword},
+		observer: &Observer{Window: time.Hour},
+	}
+}
+
+func (e *env) machineScope(t *testing.T, name string, mutate ...func(*infrav1.VPSieMachine)) *scope.MachineScope {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, clusterv1.AddToScheme, infrav1.AddToScheme} {
+		NewWithT(t).Expect(add(scheme)).To(Succeed())
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name + "-bootstrap"},
+		Data: map[string][]byte{"value": []byte(bootstrap)}}
+	cluster := &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "demo"}}
+	machine := &clusterv1.Machine{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
+		Spec: clusterv1.MachineSpec{ClusterName: "demo", Bootstrap: clusterv1.Bootstrap{DataSecretName: ptr.To(secret.Name)}}}
+	vc := &infrav1.VPSieCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "demo"},
+		Spec: infrav1.VPSieClusterSpec{Datacenter: vpsiesim.DefaultDatacenter}}
+	vm := &infrav1.VPSieMachine{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
+		Spec: infrav1.VPSieMachineSpec{Plan: vpsiesim.DefaultPlan, Image: vpsiesim.DefaultImage}}
+	for _, m := range mutate {
+		m(vm)
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(secret, cluster, machine, vc, vm).Build()
+	s, err := scope.NewMachineScope(scope.MachineScopeParams{Client: c, Cluster: cluster, Machine: machine,
+		VPSieCluster: vc, VPSieMachine: vm, Account: e.account})
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	return s
+}
+
+// reconcileUntilRunning reconciles like the controller would, with a fresh observer window each pass.
+func reconcileUntilRunning(t *testing.T, e *env, s *scope.MachineScope) Result {
+	t.Helper()
+	g := NewWithT(t)
+	var res Result
+	clock := time.Now()
+	e.observer.Now = func() time.Time { return clock }
+	g.Eventually(func() *vpsie.VM {
+		clock = clock.Add(2 * e.observer.window()) // every pass sees a new list
+		var err error
+		res, err = NewService(s, e.observer).Reconcile(context.Background())
+		g.Expect(err).NotTo(HaveOccurred())
+		return res.Server
+	}, 10*time.Second, 50*time.Millisecond).ShouldNot(BeNil())
+	return res
+}
+
+func TestCreateThenRunning(t *testing.T) {
+	g := NewWithT(t)
+	e := newEnv(t, vpsiesim.Options{BootDelay: 200 * time.Millisecond})
+	s := e.machineScope(t, "worker-1", func(m *infrav1.VPSieMachine) {
+		m.Spec.Tags = []string{"team-a"}
+		m.Spec.AdditionalCloudInit = "#cloud-config\npackages: [htop]\n"
+	})
+
+	res, err := NewService(s, e.observer).Reconcile(context.Background())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.Server).To(BeNil())
+	g.Expect(s.VPSieMachine.Status.ServerState).To(Equal(infrav1.ServerStatePending))
+	g.Expect(conditions.GetReason(s.VPSieMachine, infrav1.ServerReadyCondition)).To(Equal(infrav1.PendingReason))
+
+	res = reconcileUntilRunning(t, e, s)
+	vms := e.sim.VMsByHostname(s.Hostname())
+	g.Expect(vms).To(HaveLen(1))
+	vm := vms[0]
+	g.Expect(s.VPSieMachine.Spec.ProviderID).To(Equal("vpsie://" + vm.Identifier))
+	g.Expect(s.VPSieMachine.Status.ServerState).To(Equal(infrav1.ServerStateRunning))
+	g.Expect(s.VPSieMachine.Status.Addresses).To(ContainElement(clusterv1.MachineAddress{Type: clusterv1.MachineExternalIP, Address: vm.PublicIPv4}))
+	g.Expect(s.VPSieMachine.Status.Addresses).To(ContainElement(clusterv1.MachineAddress{Type: clusterv1.MachineHostName, Address: s.Hostname()}))
+	g.Expect(s.VPSieMachine.Status.FailureDomain).To(Equal(vpsiesim.DefaultDatacenter))
+	g.Expect(vm.Tags).To(ContainElements(scope.TagManaged, "capv-cluster:default/demo", "capv-machine:worker-1", "team-a"))
+	g.Expect(vm.AddPublicIPv4).To(BeTrue())
+	g.Expect(vm.NumericFlags).To(BeEmpty(), "flags go as strings")
+	userData, err := vm.DecodedUserData()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(userData)).To(ContainSubstring("multipart/mixed"), "extra cloud-init is merged as a MIME part")
+	g.Expect(conditions.IsTrue(s.VPSieMachine, infrav1.ServerReadyCondition)).To(BeTrue())
+}
+
+func TestAdoptsServerAfterLostCreate(t *testing.T) {
+	g := NewWithT(t)
+	e := newEnv(t, vpsiesim.Options{BootDelay: -1})
+	// The create happened, but its answer was lost and nothing was recorded: a crash, or a 502 after the fact.
+	e.sim.SetFaults(vpsiesim.Faults{HTMLErrorNext: 1, ProcessBeforeFailing: true, Routes: []string{"POST /api/v2/vm"}})
+	s := e.machineScope(t, "worker-1")
+	_, err := NewService(s, e.observer).Reconcile(context.Background())
+	g.Expect(err).NotTo(HaveOccurred(), "a failed create is not an error to back off on: the server may exist")
+	g.Expect(e.sim.VMsByHostname(s.Hostname())).To(HaveLen(1), "the create took effect")
+	g.Expect(s.VPSieMachine.Status.ServerState).To(BeEmpty(), "and was not recorded as accepted")
+
+	// A new process (fresh observer, same status) must adopt, not create.
+	e.observer = &Observer{Window: time.Hour}
+	reconcileUntilRunning(t, e, s)
+	g.Expect(e.sim.VMsByHostname(s.Hostname())).To(HaveLen(1), "no second server")
+	g.Expect(e.sim.RequestCount("POST /api/v2/vm")).To(Equal(1))
+}
+
+func TestAcceptedCreateIsNeverRepeated(t *testing.T) {
+	g := NewWithT(t)
+	e := newEnv(t, vpsiesim.Options{BootDelay: -1, Faults: vpsiesim.Faults{NeverBoot: []string{"*"}}})
+	s := e.machineScope(t, "worker-1")
+	_, err := NewService(s, e.observer).Reconcile(context.Background())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(s.VPSieMachine.Status.ServerState).To(Equal(infrav1.ServerStatePending))
+
+	// VPSie loses the server from both lists (it vanishes while pending); a new process looks again.
+	for _, vm := range e.sim.VMsByHostname(s.Hostname()) {
+		e.sim.VanishVM(vm.Identifier)
+	}
+	e.observer = &Observer{Window: time.Hour}
+	for range 3 {
+		_, err := NewService(s, e.observer).Reconcile(context.Background())
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	g.Expect(e.sim.RequestCount("POST /api/v2/vm")).To(Equal(1), "an accepted create is never repeated")
+}
+
+func TestTerminalErrorsAreClassified(t *testing.T) {
+	g := NewWithT(t)
+	e := newEnv(t, vpsiesim.Options{BootDelay: -1})
+	s := e.machineScope(t, "worker-1", func(m *infrav1.VPSieMachine) { m.Spec.Plan = "no-such-plan" })
+	_, err := NewService(s, e.observer).Reconcile(context.Background())
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(vpsie.IsTerminal(err)).To(BeTrue(), "an unknown plan is terminal: %v", err)
+
+	s = e.machineScope(t, "worker-2", func(m *infrav1.VPSieMachine) { m.Spec.SSHKeys = []string{"a", "b"} })
+	_, err = NewService(s, e.observer).Reconcile(context.Background())
+	g.Expect(err).To(MatchError(ContainSubstring(`SSH key "a" does not exist in the VPSie account`)))
+}
+
+func TestDelete(t *testing.T) {
+	t.Run("running server", func(t *testing.T) {
+		g := NewWithT(t)
+		e := newEnv(t, vpsiesim.Options{BootDelay: -1})
+		s := e.machineScope(t, "worker-1")
+		reconcileUntilRunning(t, e, s)
+		svc := NewService(s, e.observer)
+		g.Eventually(func() bool {
+			done, _, err := svc.Delete(context.Background())
+			g.Expect(err).NotTo(HaveOccurred())
+			return done
+		}, 5*time.Second, 20*time.Millisecond).Should(BeTrue())
+		g.Expect(e.sim.VMs()).To(BeEmpty())
+		g.Expect(e.sim.DeletedVMs()).To(HaveLen(1))
+	})
+	t.Run("already gone", func(t *testing.T) {
+		g := NewWithT(t)
+		e := newEnv(t, vpsiesim.Options{BootDelay: -1})
+		s := e.machineScope(t, "worker-1", func(m *infrav1.VPSieMachine) { m.Spec.ProviderID = "vpsie://does-not-exist" })
+		done, _, err := NewService(s, e.observer).Delete(context.Background())
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(done).To(BeTrue())
+	})
+	t.Run("never created", func(t *testing.T) {
+		g := NewWithT(t)
+		e := newEnv(t, vpsiesim.Options{BootDelay: -1})
+		s := e.machineScope(t, "worker-1")
+		done, _, err := NewService(s, e.observer).Delete(context.Background())
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(done).To(BeTrue())
+		g.Expect(e.sim.RequestCount("DELETE /api/v2/vm")).To(BeZero())
+	})
+	t.Run("created but never recorded", func(t *testing.T) {
+		g := NewWithT(t)
+		e := newEnv(t, vpsiesim.Options{BootDelay: -1})
+		s := e.machineScope(t, "worker-1")
+		_, err := NewService(s, e.observer).Reconcile(context.Background())
+		g.Expect(err).NotTo(HaveOccurred())
+		s = e.machineScope(t, "worker-1") // status lost
+		g.Eventually(func() bool {
+			done, _, err := NewService(s, &Observer{}).Delete(context.Background())
+			g.Expect(err).NotTo(HaveOccurred())
+			return done
+		}, 5*time.Second, 20*time.Millisecond).Should(BeTrue())
+		g.Expect(e.sim.VMs()).To(BeEmpty(), "found by hostname and deleted: nothing leaks")
+	})
+}
+
+// TestBatchPolling: machines waiting for their servers share one VM list per poll window.
+func TestBatchPolling(t *testing.T) {
+	g := NewWithT(t)
+	e := newEnv(t, vpsiesim.Options{BootDelay: time.Hour})
+	now := time.Now()
+	e.observer = &Observer{Window: 10 * time.Second, Now: func() time.Time { return now }}
+	scopes := make([]*scope.MachineScope, 20)
+	for i := range scopes {
+		scopes[i] = e.machineScope(t, fmt.Sprintf("worker-%d", i))
+		_, err := NewService(scopes[i], e.observer).Reconcile(context.Background())
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	g.Expect(e.sim.PendingVMs()).To(HaveLen(20))
+	e.sim.ResetCounters()
+	now = now.Add(11 * time.Second)
+
+	// The next poll window: all 20 waiting machines reconcile, concurrently, several times.
+	var wg sync.WaitGroup
+	for range 3 {
+		for _, s := range scopes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := NewService(s, e.observer).Reconcile(context.Background())
+				g.Expect(err).NotTo(HaveOccurred())
+			}()
+		}
+		wg.Wait()
+	}
+	g.Expect(e.sim.RequestCount("GET /api/v2/vm")).To(Equal(1), "one VM list for 60 reconciles in a window")
+	g.Expect(e.sim.RequestCount("GET /apps/v2/vm/pending")).To(Equal(1))
+	g.Expect(e.sim.TotalRequests()).To(Equal(2))
+
+	now = now.Add(11 * time.Second) // and the one after
+	for _, s := range scopes {
+		_, err := NewService(s, e.observer).Reconcile(context.Background())
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	g.Expect(e.sim.RequestCount("GET /api/v2/vm")).To(Equal(2))
+}
