@@ -154,6 +154,6 @@ type VPSieClusterTemplateList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&VPSieMachineTemplate{}, &VPSieMachineTemplateList{},
+	objectTypes = append(objectTypes, &VPSieMachineTemplate{}, &VPSieMachineTemplateList{},
 		&VPSieClusterTemplate{}, &VPSieClusterTemplateList{})
 }

@@ -272,5 +272,5 @@ type VPSieClusterList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&VPSieCluster{}, &VPSieClusterList{})
+	objectTypes = append(objectTypes, &VPSieCluster{}, &VPSieClusterList{})
 }

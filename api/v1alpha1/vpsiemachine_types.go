@@ -202,5 +202,5 @@ type VPSieMachineList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&VPSieMachine{}, &VPSieMachineList{})
+	objectTypes = append(objectTypes, &VPSieMachine{}, &VPSieMachineList{})
 }

@@ -19,6 +19,7 @@ package cloudinit
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -49,7 +50,7 @@ func parse(t *testing.T, data []byte) []parsedPart {
 	var parts []parsedPart
 	for {
 		p, err := r.NextPart()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return parts
 		}
 		g.Expect(err).NotTo(HaveOccurred())

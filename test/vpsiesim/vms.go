@@ -185,7 +185,7 @@ func (s *Simulator) handleCreateVM(prefix string) http.HandlerFunc {
 			if fl.Numeric {
 				vm.NumericFlags = append(vm.NumericFlags, f.name)
 			}
-			if fl.Set && !(fl.Numeric && s.opts.IgnoreNumericFlags) {
+			if fl.Set && (!fl.Numeric || !s.opts.IgnoreNumericFlags) {
 				*f.dst = fl.Value
 			}
 		}

@@ -51,7 +51,6 @@ type env struct {
 	sim      *vpsiesim.Server
 	account  *scope.Account
 	observer *Observer
-	objects  []runtime.Object
 }
 
 func newEnv(t *testing.T, opts vpsiesim.Options) *env {
@@ -172,7 +171,7 @@ func TestAcceptedCreateIsNeverRepeated(t *testing.T) {
 
 	// VPSie loses the server from both lists (it vanishes while pending); a new process looks again.
 	for _, vm := range e.sim.VMsByHostname(s.Hostname()) {
-		e.sim.VanishVM(vm.Identifier)
+		g.Expect(e.sim.VanishVM(vm.Identifier)).To(Succeed())
 	}
 	e.observer = &Observer{Window: time.Hour}
 	for range 3 {

@@ -1,0 +1,311 @@
+package vpsie
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// loginPath is where client credentials are exchanged for an access token.
+const loginPath = "/apps/v2/auth/from/api"
+
+const (
+	// loginTimeout bounds a login. A login runs detached from the context of the caller that
+	// started it, because other callers may be waiting for the same login (single-flight).
+	loginTimeout = 30 * time.Second
+	// defaultTokenLifetime is assumed when a login answer carries no usable expiry
+	// (tokens are said to live about an hour).
+	defaultTokenLifetime = 30 * time.Minute
+)
+
+// authenticator supplies the credentials for one request.
+type authenticator interface {
+	// token returns the token to send, logging in first when needed.
+	token(ctx context.Context) (string, error)
+	// apply sets the authentication headers.
+	apply(h http.Header, token string)
+	// renewable reports whether a 401 can be cured by logging in again.
+	renewable() bool
+	// invalidate forgets token after the API refused it (no-op if already replaced).
+	invalidate(token string)
+}
+
+// staticAuth sends a long-lived API token as "Vpsie-Auth" (no "Bearer"), as every production
+// VPSie consumer does. There is nothing to renew: a 401 is final.
+type staticAuth struct{ tok string }
+
+func (s *staticAuth) token(context.Context) (string, error) { return s.tok, nil }
+func (s *staticAuth) apply(h http.Header, token string)     { h.Set("Vpsie-Auth", token) }
+func (s *staticAuth) renewable() bool                       { return false }
+func (s *staticAuth) invalidate(string)                     {}
+
+// loginStyle is how the login body is encoded. Sources disagree (the SDK sends JSON, the
+// autoscaler — claimed tested on production — sends a form), so the client tries JSON first,
+// falls back to a form, and remembers what worked.
+type loginStyle int
+
+const (
+	styleUnknown loginStyle = iota
+	styleJSON
+	styleForm
+)
+
+func (s loginStyle) String() string {
+	switch s {
+	case styleJSON:
+		return "json"
+	case styleForm:
+		return "form"
+	}
+	return "unknown"
+}
+
+// credentialAuth logs in with a client id and secret and keeps the access token fresh. It is
+// safe for concurrent use; concurrent callers needing a login share one (single-flight).
+type credentialAuth struct {
+	c            *Client
+	clientID     string
+	clientSecret string
+
+	mu        sync.Mutex
+	tok       string
+	refreshAt time.Time // proactive refresh point (expiry minus skew)
+	expiresAt time.Time
+	style     loginStyle
+	inflight  *loginCall
+}
+
+// loginCall is one login shared by every caller that needed a token while it ran.
+type loginCall struct {
+	done chan struct{}
+	tok  string
+	err  error
+}
+
+func (a *credentialAuth) renewable() bool { return true }
+
+// apply sends the token both ways: VPSie's own header, and the Bearer form the autoscaler uses.
+func (a *credentialAuth) apply(h http.Header, token string) {
+	h.Set("Vpsie-Auth", token)
+	h.Set("Authorization", "Bearer "+token)
+}
+
+func (a *credentialAuth) invalidate(token string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.tok == token {
+		a.tok, a.refreshAt, a.expiresAt = "", time.Time{}, time.Time{}
+	}
+}
+
+func (a *credentialAuth) token(ctx context.Context) (string, error) {
+	a.mu.Lock()
+	now := a.c.now()
+	if a.tok != "" && now.Before(a.refreshAt) {
+		tok := a.tok
+		a.mu.Unlock()
+		return tok, nil
+	}
+	call := a.inflight
+	if call == nil {
+		call = &loginCall{done: make(chan struct{})}
+		a.inflight = call
+		go a.runLogin(context.WithoutCancel(ctx), call)
+	}
+	a.mu.Unlock()
+
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		return "", contextError("Login", ctx.Err(), nil)
+	}
+	if call.err == nil {
+		return call.tok, nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	// A failed *proactive* refresh is not fatal: the old token is still valid for a while.
+	if a.tok != "" && a.c.now().Before(a.expiresAt) {
+		a.c.log.V(1).Info("VPSie token refresh failed; using the current token until it expires",
+			"expiresAt", a.expiresAt, "error", call.err.Error())
+		return a.tok, nil
+	}
+	return "", call.err
+}
+
+// runLogin performs the login for call and publishes its result.
+func (a *credentialAuth) runLogin(parent context.Context, call *loginCall) {
+	ctx, cancel := context.WithTimeout(parent, loginTimeout)
+	defer cancel()
+	tok, expires, err := a.login(ctx)
+
+	a.mu.Lock()
+	if err == nil {
+		now := a.c.now()
+		a.tok, a.expiresAt = tok, expires
+		a.refreshAt = refreshPoint(now, expires, a.c.refreshSkew)
+	}
+	a.inflight = nil
+	call.tok, call.err = tok, err
+	a.mu.Unlock()
+	close(call.done)
+}
+
+// refreshPoint is when to log in again: skew before expiry, but never less than half the
+// token's lifetime away, so a short-lived token (or a skewed clock) cannot cause a login per call.
+func refreshPoint(now, expires time.Time, skew time.Duration) time.Time {
+	life := expires.Sub(now)
+	if skew >= life {
+		return now.Add(life / 2)
+	}
+	return expires.Add(-skew)
+}
+
+// login tries the remembered style, or JSON then form, and records the outcome.
+func (a *credentialAuth) login(ctx context.Context) (string, time.Time, error) {
+	a.mu.Lock()
+	style := a.style
+	a.mu.Unlock()
+	styles := []loginStyle{styleJSON, styleForm}
+	if style != styleUnknown {
+		styles = []loginStyle{style}
+	}
+	var lastErr *Error
+	for i, s := range styles {
+		tok, exp, err := a.loginOnce(ctx, s)
+		if err == nil {
+			a.mu.Lock()
+			a.style = s
+			a.mu.Unlock()
+			loginsTotal.WithLabelValues("success").Inc()
+			a.c.log.V(1).Info("logged in to the VPSie API", "style", s.String(), "expiresAt", exp)
+			return tok, exp, nil
+		}
+		lastErr = err
+		if i+1 < len(styles) && shouldFallBack(err) {
+			a.c.log.V(1).Info("VPSie login refused in this style, trying the next",
+				"style", s.String(), "status", err.HTTPStatus)
+			continue
+		}
+		break
+	}
+	result := "error"
+	if lastErr.Class == ClassUnauthorized || lastErr.Class == ClassTerminal {
+		result = "rejected"
+	}
+	loginsTotal.WithLabelValues(result).Inc()
+	return "", time.Time{}, lastErr
+}
+
+// credentialWords mark an answer that rejected the credentials themselves (so another body
+// encoding would be refused too).
+var credentialWords = msgHas("invalid credential", "bad credential", "wrong", "incorrect",
+	"invalid client", "invalid secret", "authentication failed", "not match")
+
+// shouldFallBack decides whether a refused JSON login is worth retrying as a form. Yes when
+// the server did not understand the body (400/404/405/415/422, a 2xx without a token, an
+// error envelope or 401 that does not talk about credentials); no for network errors,
+// timeouts, 429 and 5xx (the style is not the problem) and for rejected credentials.
+func shouldFallBack(err *Error) bool {
+	if err.HTTPStatus == 0 || err.HTTPStatus == http.StatusTooManyRequests || err.HTTPStatus >= 500 {
+		return false
+	}
+	return !credentialWords(classifyInput{Message: err.Message})
+}
+
+// loginOnce sends one login request in the given style and parses either answer shape.
+func (a *credentialAuth) loginOnce(ctx context.Context, style loginStyle) (string, time.Time, *Error) {
+	var body []byte
+	var ctype string
+	if style == styleForm {
+		body = []byte(url.Values{"clientId": {a.clientID}, "clientSecret": {a.clientSecret}}.Encode())
+		ctype = "application/x-www-form-urlencoded"
+	} else {
+		body, _ = json.Marshal(map[string]string{"clientId": a.clientID, "clientSecret": a.clientSecret})
+		ctype = "application/json"
+	}
+	const op = "Login"
+	if err := a.c.waitForBudget(ctx, op); err != nil {
+		return "", time.Time{}, withOperation(op, err)
+	}
+	status, hdr, raw, err := a.c.send(ctx, op, http.MethodPost, a.c.baseURL+loginPath, body, ctype, nil, 1)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if _, apiErr := interpret(op, status, hdr, raw, a.c.now()); apiErr != nil {
+		if apiErr.HTTPStatus < 300 && apiErr.Class == ClassTransient && bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) {
+			apiErr.Class = ClassTerminal // an error envelope with no known wording, at 2xx
+		}
+		return "", time.Time{}, apiErr
+	}
+	tok, expires, ok := parseLoginAnswer(raw)
+	if !ok {
+		return "", time.Time{}, &Error{Operation: op, HTTPStatus: status, Class: ClassTerminal,
+			Message: "login answer carried no access token"}
+	}
+	now := a.c.now()
+	if expires.IsZero() || !expires.After(now) {
+		expires = now.Add(defaultTokenLifetime)
+	}
+	return tok, expires, nil
+}
+
+// tokenPair is {"token","expires"} in both answer shapes.
+type tokenPair struct {
+	Token   String `json:"token"`
+	Expires String `json:"expires"`
+}
+
+// parseLoginAnswer accepts, with or without a "data" wrapper:
+//
+//	{"error":false,"token":{"access":{"token","expires"},"refresh":{...}}}   (SDK)
+//	{"accessToken":{"token","expires"},"refreshToken":{...}}                 (autoscaler)
+//
+// The refresh token is not kept: no refresh endpoint is known, so renewal is a new login.
+func parseLoginAnswer(raw []byte) (string, time.Time, bool) {
+	var shape struct {
+		Token       json.RawMessage `json:"token"`
+		AccessToken json.RawMessage `json:"accessToken"`
+		Data        json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &shape); err != nil {
+		return "", time.Time{}, false
+	}
+	var access tokenPair
+	switch {
+	case len(shape.AccessToken) > 0 && shape.AccessToken[0] == '{':
+		_ = json.Unmarshal(shape.AccessToken, &access)
+	case len(shape.AccessToken) > 0:
+		access.Token = String(scalarText(shape.AccessToken))
+	case len(shape.Token) > 0 && shape.Token[0] == '{':
+		var nested struct {
+			Access tokenPair `json:"access"`
+		}
+		_ = json.Unmarshal(shape.Token, &nested)
+		access = nested.Access
+	case len(shape.Token) > 0:
+		access.Token = String(scalarText(shape.Token))
+	case len(shape.Data) > 0 && shape.Data[0] == '{':
+		return parseLoginAnswer(shape.Data)
+	}
+	if access.Token == "" {
+		return "", time.Time{}, false
+	}
+	return string(access.Token), parseExpiry(string(access.Expires)), true
+}
+
+// parseExpiry reads an RFC 3339 timestamp (what VPSie sends); the zero time means unknown.
+func parseExpiry(s string) time.Time {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{time.RFC3339Nano, time.RFC3339, "2006-01-02 15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}

@@ -1,0 +1,20 @@
+// Package vpsie is the VPSie API client of cluster-api-provider-vpsie. It knows nothing of
+// Kubernetes.
+//
+// VPSie publishes no API reference; the client follows what VPSie's own public code does
+// (see the project's vpsie-api notes) and copes with every variant seen there:
+//
+//   - Authentication: a static token sent as "Vpsie-Auth", or a client id and secret exchanged
+//     at POST /apps/v2/auth/from/api (JSON body first, form body as fallback, either answer
+//     shape), renewed shortly before expiry and once after a 401. Logins are single-flight.
+//   - Envelope: {"error":false,"data":...,"total":N}; "error":true at any status, including
+//     200, is an error; HTML gateway pages are transient; data:false on a single GET is
+//     not-found. Decoding is tolerant (numbers as strings, nulls, {rows,count} lists).
+//   - Transport: one rate limiter per account shared by all Clients (default 100/min),
+//     exponential backoff with full jitter on 429, 5xx and network errors for idempotent calls
+//     only — creates are never repeated, because they return no id — and Retry-After honoured.
+//   - Errors: every error is an *Error with a Class (Transient, RateLimited, Terminal,
+//     Unauthorized, NotFound); see classificationRules in errors.go for the heuristics.
+//   - Observability: Prometheus metrics (RegisterMetrics) and logr debug logs that never
+//     contain tokens, secrets, passwords, user data or request bodies.
+package vpsie

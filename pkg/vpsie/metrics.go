@@ -1,0 +1,68 @@
+package vpsie
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are package-level so that every Client (one per set of credentials) feeds the same
+// series; they are updated whether or not they are registered, and RegisterMetrics exposes
+// them on the registry the manager serves (controller-runtime's, passed in by main).
+//
+// Label values are bounded: "operation" is one of the client's method names (never a URL with
+// identifiers), "code" an HTTP status or one of "error" (2xx answer carrying "error":true),
+// "network" (no answer) and "canceled" (the caller's context ended).
+var (
+	requestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "capv_vpsie_api_requests_total",
+		Help: "HTTP requests sent to the VPSie API, by operation and HTTP status (or error/network/canceled).",
+	}, []string{"operation", "code"})
+
+	requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "capv_vpsie_api_request_duration_seconds",
+		Help:    "Latency of single HTTP requests to the VPSie API, by operation.",
+		Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+	}, []string{"operation"})
+
+	retriesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "capv_vpsie_api_retries_total",
+		Help: "Requests repeated by the client, by operation and reason (rate_limited, server_error, network, unauthorized).",
+	}, []string{"operation", "reason"})
+
+	rateLimitWaitSeconds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "capv_vpsie_api_rate_limit_wait_seconds_total",
+		Help: "Seconds spent waiting on the shared client-side limiter (source=limiter) or on Retry-After (source=retry_after).",
+	}, []string{"source"})
+
+	loginsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "capv_vpsie_api_logins_total",
+		Help: "Logins with client credentials, by result (success, rejected, error).",
+	}, []string{"result"})
+
+	errorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "capv_vpsie_api_errors_total",
+		Help: "Calls that returned an error to the caller, by operation and error class.",
+	}, []string{"operation", "class"})
+)
+
+// Collectors returns the client's metric collectors, for callers that register them their own way.
+func Collectors() []prometheus.Collector {
+	return []prometheus.Collector{requestsTotal, requestDuration, retriesTotal, rateLimitWaitSeconds, loginsTotal, errorsTotal}
+}
+
+// RegisterMetrics registers the client's metrics on reg (the manager passes controller-runtime's
+// metrics.Registry). Registering twice on the same registry is not an error.
+func RegisterMetrics(reg prometheus.Registerer) error {
+	var errs []error
+	for _, c := range Collectors() {
+		if err := reg.Register(c); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if errors.As(err, &already) {
+				continue
+			}
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,254 @@
+package vpsie
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// pendingVMsPath is the pending-creation queue; it exists only under /apps/v2.
+const pendingVMsPath = "/apps/v2/vm/pending"
+
+// listPageSize is the page size used for offset/limit paging; maxPages bounds a list
+// (100,000 objects) so that a server ignoring offset can never loop us forever.
+const (
+	listPageSize = 100
+	maxPages     = 1000
+)
+
+// ListVMsOptions filters ListVMs.
+type ListVMsOptions struct {
+	// ProjectID restricts the list to one VPSie project.
+	ProjectID string
+}
+
+// ListVMs returns every VM of the account (or project), following offset/limit paging.
+func (c *Client) ListVMs(ctx context.Context, opts ListVMsOptions) ([]VM, error) {
+	base := url.Values{}
+	if opts.ProjectID != "" {
+		base.Set("projectId", opts.ProjectID)
+	}
+	return listPaged(ctx, c, "ListVMs", c.vmPrefix+"/vm", base, func(v VM) string {
+		if v.Identifier == "" && v.ID == 0 {
+			return ""
+		}
+		return string(v.Identifier) + "/" + strconv.FormatInt(int64(v.ID), 10)
+	})
+}
+
+// GetVM returns one VM with its tags and addresses. A VM that does not exist (data:false, or
+// a not-found message) is a NotFound error.
+func (c *Client) GetVM(ctx context.Context, identifier string) (*VMDetails, error) {
+	if err := requireID("GetVM", "identifier", identifier); err != nil {
+		return nil, err
+	}
+	res, err := c.do(ctx, request{op: "GetVM", method: http.MethodGet,
+		path: c.vmPrefix + "/vm/" + url.PathEscape(identifier), idempotent: true})
+	if err != nil {
+		return nil, err
+	}
+	var out VMDetails
+	if err := decodeObject("GetVM", res, &out); err != nil {
+		return nil, c.fail(asError(err))
+	}
+	if out.VM.Identifier == "" && out.VM.ID == 0 {
+		// Tolerate an answer whose data is the VM itself, without the vmData wrapper.
+		var bare VM
+		if json.Unmarshal(res.data, &bare) == nil && (bare.Identifier != "" || bare.ID != 0) {
+			return &VMDetails{VM: bare}, nil
+		}
+		return nil, c.fail(&Error{Operation: "GetVM", HTTPStatus: res.status, Class: ClassNotFound,
+			Message: "answer carried no vmData"})
+	}
+	return &out, nil
+}
+
+// createVMWire is CreateVMRequest as sent: userData base64-encoded.
+type createVMWire struct {
+	CreateVMRequest
+	UserData string `json:"userData,omitempty"`
+}
+
+// CreateVM asks VPSie to create a VM. It is never retried: the answer carries no id, so a
+// repeated create after a lost answer would make a second server. Find the VM afterwards with
+// ListPendingVMs / ListVMs and FindVMsByHostname, and look it up before every create.
+func (c *Client) CreateVM(ctx context.Context, req CreateVMRequest) error {
+	if req.Hostname == "" || req.ResourceIdentifier == "" || req.OSIdentifier == "" || req.DcIdentifier == "" {
+		return c.fail(&Error{Operation: "CreateVM", Class: ClassTerminal,
+			Message: "hostname, resourceIdentifier, osIdentifier and dcIdentifier are required"})
+	}
+	wire := createVMWire{CreateVMRequest: req}
+	if len(req.UserData) > 0 {
+		wire.UserData = base64.StdEncoding.EncodeToString(req.UserData)
+	}
+	_, err := c.do(ctx, request{op: "CreateVM", method: http.MethodPost, path: c.vmPrefix + "/vm",
+		body: wire, notFoundIsTerminal: true})
+	return err
+}
+
+// DeleteVM deletes a VM. VPSie requires the account password and a reason; an empty reason is
+// replaced by DefaultDeleteReason. A delete of a known identifier is idempotent and retried;
+// callers should treat IsNotFound as "already gone".
+func (c *Client) DeleteVM(ctx context.Context, identifier, password, reason, note string) error {
+	if err := requireID("DeleteVM", "identifier", identifier); err != nil {
+		return err
+	}
+	if password == "" {
+		return c.fail(&Error{Operation: "DeleteVM", Class: ClassTerminal,
+			Message: "the VPSie account password is required to delete a VM"})
+	}
+	body := struct {
+		VMIdentifier    string          `json:"vmIdentifier"`
+		Password        string          `json:"password"`
+		DeleteStatistic DeleteStatistic `json:"deleteStatistic"`
+	}{identifier, password, deleteStatistic(reason, note)}
+	_, err := c.do(ctx, request{op: "DeleteVM", method: http.MethodDelete, path: c.vmPrefix + "/vm",
+		body: body, idempotent: true})
+	return err
+}
+
+// StartVM powers a VM on.
+func (c *Client) StartVM(ctx context.Context, identifier string) error {
+	return c.vmAction(ctx, "StartVM", "/vm/start", identifier)
+}
+
+// StopVM powers a VM off.
+func (c *Client) StopVM(ctx context.Context, identifier string) error {
+	return c.vmAction(ctx, "StopVM", "/vm/stop", identifier)
+}
+
+// RestartVM restarts a VM.
+func (c *Client) RestartVM(ctx context.Context, identifier string) error {
+	return c.vmAction(ctx, "RestartVM", "/vm/restart", identifier)
+}
+
+// vmAction posts {"vmIdentifier"}. Power actions are POSTs with side effects, so they are not
+// retried automatically; the caller re-reads the VM and decides.
+func (c *Client) vmAction(ctx context.Context, op, suffix, identifier string) error {
+	if err := requireID(op, "identifier", identifier); err != nil {
+		return err
+	}
+	body := map[string]string{"vmIdentifier": identifier}
+	_, err := c.do(ctx, request{op: op, method: http.MethodPost, path: c.vmPrefix + suffix, body: body})
+	return err
+}
+
+// GetVMStatus returns the runtime status of a VM.
+func (c *Client) GetVMStatus(ctx context.Context, identifier string) (*VMStatus, error) {
+	if err := requireID("GetVMStatus", "identifier", identifier); err != nil {
+		return nil, err
+	}
+	res, err := c.do(ctx, request{op: "GetVMStatus", method: http.MethodGet,
+		path: c.vmPrefix + "/vm/status/" + url.PathEscape(identifier), idempotent: true})
+	if err != nil {
+		return nil, err
+	}
+	var out VMStatus
+	if err := decodeObject("GetVMStatus", res, &out); err != nil {
+		return nil, c.fail(asError(err))
+	}
+	return &out, nil
+}
+
+// ListPendingVMs returns the queue of VMs being created (always under /apps/v2).
+func (c *Client) ListPendingVMs(ctx context.Context) ([]PendingVM, error) {
+	return getList[PendingVM](ctx, c, "ListPendingVMs", pendingVMsPath)
+}
+
+// AddVMTags adds tags to a VM.
+func (c *Client) AddVMTags(ctx context.Context, identifier string, tags []string) error {
+	if err := requireID("AddVMTags", "identifier", identifier); err != nil {
+		return err
+	}
+	if tags == nil {
+		tags = []string{}
+	}
+	body := struct {
+		VMIdentifier string   `json:"vmIdentifier"`
+		Tags         []string `json:"tags"`
+	}{identifier, tags}
+	_, err := c.do(ctx, request{op: "AddVMTags", method: http.MethodPost, path: c.vmPrefix + "/vm/addtags", body: body})
+	return err
+}
+
+// deleteStatistic fills VPSie's mandatory reason.
+func deleteStatistic(reason, note string) DeleteStatistic {
+	if reason == "" {
+		reason = DefaultDeleteReason
+	}
+	return DeleteStatistic{Reason: reason, Note: note}
+}
+
+// requireID refuses an empty identifier before it turns "DELETE /vpc/{id}" into "DELETE /vpc/".
+func requireID(op, name, v string) error {
+	if v != "" {
+		return nil
+	}
+	e := &Error{Operation: op, Class: ClassTerminal, Message: name + " is required"}
+	errorsTotal.WithLabelValues(op, string(e.Class)).Inc()
+	return e
+}
+
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Class: ClassTransient, Message: "unexpected error", Err: err}
+}
+
+// getList fetches a list endpoint once.
+func getList[T any](ctx context.Context, c *Client, op, path string) ([]T, error) {
+	res, err := c.do(ctx, request{op: op, method: http.MethodGet, path: path, idempotent: true})
+	if err != nil {
+		return nil, err
+	}
+	items, _, err := decodeList[T](op, res)
+	if err != nil {
+		return nil, c.fail(asError(err))
+	}
+	return items, nil
+}
+
+// listPaged fetches every page of an offset/limit list. VPSie's paging is inconsistent, so it
+// stops at the first of: an empty or short page, the announced total reached, or a page with
+// nothing new (a server that ignores offset would otherwise loop forever).
+func listPaged[T any](ctx context.Context, c *Client, op, path string, base url.Values, key func(T) string) ([]T, error) {
+	var all []T
+	seen := map[string]bool{}
+	for offset, pages := 0, 0; ; pages++ {
+		q := url.Values{}
+		for k, v := range base {
+			q[k] = v
+		}
+		q.Set("offset", strconv.Itoa(offset))
+		q.Set("limit", strconv.Itoa(listPageSize))
+		res, err := c.do(ctx, request{op: op, method: http.MethodGet, path: path, query: q, idempotent: true})
+		if err != nil {
+			return nil, err
+		}
+		page, total, err := decodeList[T](op, res)
+		if err != nil {
+			return nil, c.fail(asError(err))
+		}
+		fresh := 0
+		for _, item := range page {
+			if k := key(item); k != "" {
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+			}
+			all = append(all, item)
+			fresh++
+		}
+		offset += len(page)
+		if fresh == 0 || len(page) < listPageSize || (total > 0 && len(all) >= total) || pages >= maxPages {
+			return all, nil
+		}
+	}
+}
