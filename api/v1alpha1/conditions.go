@@ -73,6 +73,15 @@ const (
 	ServerStoppedReason = "ServerStopped"
 	// ServerNotFoundReason: the server recorded in spec.providerID no longer exists in VPSie.
 	ServerNotFoundReason = "ServerNotFound"
+	// LoadBalancerNotFoundReason: the control-plane load balancer recorded in status no longer exists in VPSie,
+	// after the cluster's endpoint was set from it. The provider does not create another: its address would
+	// differ from the endpoint, which cannot change.
+	LoadBalancerNotFoundReason = "LoadBalancerNotFound"
+	// CredentialsValidReason: the credentials Secret is well formed and VPSie accepts it.
+	CredentialsValidReason = "CredentialsValid"
+	// WaitingForMachineDeletionReason: a deleting cluster waits for its machines to be gone before deleting the
+	// load balancer and VPC.
+	WaitingForMachineDeletionReason = "WaitingForMachineDeletion"
 	// InvalidSpecReason: VPSie refused the request as invalid (unknown plan, image or datacenter,
 	// quota exceeded, ...). Retrying does not help until the spec or the account changes.
 	InvalidSpecReason = "InvalidSpec"
@@ -88,9 +97,9 @@ const (
 
 const (
 	// ClusterFinalizer keeps a VPSieCluster until its load balancer and VPC are deleted.
-	ClusterFinalizer = "vpsiecluster.infrastructure.cluster.x-k8s.io"
+	ClusterFinalizer = "infrastructure.cluster.x-k8s.io/vpsiecluster"
 	// MachineFinalizer keeps a VPSieMachine until its server is deleted.
-	MachineFinalizer = "vpsiemachine.infrastructure.cluster.x-k8s.io"
+	MachineFinalizer = "infrastructure.cluster.x-k8s.io/vpsiemachine"
 	// CredentialsFinalizer keeps a credentials Secret while a VPSieCluster still needs it.
 	CredentialsFinalizer = "infrastructure.cluster.x-k8s.io/vpsie-credentials"
 

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
@@ -71,14 +72,20 @@ type Observer struct {
 
 	mu       sync.Mutex
 	accounts map[string]*accountState
+	creates  services.CreateLog
 }
 
 type accountState struct {
 	// fetch serialises refreshes: concurrent callers wait for one list instead of each making their own.
-	fetch   sync.Mutex
-	mu      sync.Mutex
-	snap    *Snapshot
-	created map[string]time.Time // lower-cased hostname -> when this process asked VPSie to create it
+	fetch    sync.Mutex
+	mu       sync.Mutex
+	snap     *Snapshot
+	refusals map[string]refusal // lower-cased hostname -> the create VPSie last refused as invalid
+}
+
+type refusal struct {
+	at  time.Time
+	err error
 }
 
 var snapshotsFetched = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -111,7 +118,7 @@ func (o *Observer) state(key string) *accountState {
 	}
 	st, ok := o.accounts[key]
 	if !ok {
-		st = &accountState{created: map[string]time.Time{}}
+		st = &accountState{refusals: map[string]refusal{}}
 		o.accounts[key] = st
 	}
 	return st
@@ -173,23 +180,38 @@ func (o *Observer) get(ctx context.Context, account *scope.Account, notBefore ti
 
 // RecordCreate remembers that this process asked VPSie to create hostname.
 func (o *Observer) RecordCreate(account *scope.Account, hostname string) {
+	o.creates.Record(account.Key, strings.ToLower(hostname))
+}
+
+// RecordRefusal notes that VPSie refused to create hostname (a terminal error): nothing was created, so there
+// is nothing to wait for, and the same request is not sent again for a while.
+func (o *Observer) RecordRefusal(account *scope.Account, hostname string, err error) {
+	o.creates.Forget(account.Key, strings.ToLower(hostname))
 	st := o.state(account.Key)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.created[strings.ToLower(hostname)] = o.now()
+	st.refusals[strings.ToLower(hostname)] = refusal{at: o.now(), err: err}
+}
+
+// Refusal is the error of VPSie's refusal to create hostname, if it happened less than d ago.
+func (o *Observer) Refusal(account *scope.Account, hostname string, d time.Duration) error {
+	st := o.state(account.Key)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	r, ok := st.refusals[strings.ToLower(hostname)]
+	if !ok {
+		return nil
+	}
+	if o.now().Sub(r.at) >= d {
+		delete(st.refusals, strings.ToLower(hostname))
+		return nil
+	}
+	return r.err
 }
 
 // CreatedWithin tells whether this process asked VPSie to create hostname less than d ago.
 func (o *Observer) CreatedWithin(account *scope.Account, hostname string, d time.Duration) bool {
-	st := o.state(account.Key)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	at, ok := st.created[strings.ToLower(hostname)]
-	if ok && o.now().Sub(at) >= d {
-		delete(st.created, strings.ToLower(hostname))
-		return false
-	}
-	return ok
+	return o.creates.Within(account.Key, strings.ToLower(hostname), d)
 }
 
 func boolLabel(b bool) string {

@@ -48,6 +48,9 @@ var (
 	UncertainCreateGrace = 2 * time.Minute
 	// PendingTooLong is when a server VPSie accepted but never listed is reported on the condition.
 	PendingTooLong = 15 * time.Minute
+	// RunningPollInterval is how often a provisioned machine checks that its server still exists and runs
+	// (from the shared snapshot), so a server stopped or deleted out of band shows in the conditions.
+	RunningPollInterval = time.Minute
 )
 
 // Service reconciles one machine's server.
@@ -101,6 +104,11 @@ func (s *Service) Reconcile(ctx context.Context) (Result, error) {
 	}
 	if s.observer.CreatedWithin(account, hostname, UncertainCreateGrace) {
 		return s.pending("waiting for VPSie to list the server this controller asked for"), nil
+	}
+
+	if err := s.observer.Refusal(account, hostname, services.TerminalRequeue); err != nil {
+		// VPSie refused this very request moments ago; sending it again would only be refused again.
+		return Result{}, err
 	}
 
 	// About to create: decide on a list taken now, not on one from before a create that might have happened.
@@ -166,7 +174,11 @@ func (s *Service) create(ctx context.Context, hostname string) (Result, error) {
 	s.observer.RecordCreate(s.scope.Account, hostname)
 	if err := s.scope.Account.API.CreateVM(ctx, req); err != nil {
 		if vpsie.IsTerminal(err) || vpsie.IsUnauthorized(err) {
-			return Result{}, fmt.Errorf("creating server %s: %w", hostname, err)
+			// Refused before anything was made (invalid request, bad credentials): no server to wait for.
+			err = fmt.Errorf("creating server %s (plan %q, image %q, datacenter %q): %w",
+				hostname, req.ResourceIdentifier, req.OSIdentifier, req.DcIdentifier, err)
+			s.observer.RecordRefusal(s.scope.Account, hostname, err)
+			return Result{}, err
 		}
 		// The create may have happened: look for it, and create again only after UncertainCreateGrace.
 		ctrl.LoggerFrom(ctx).Info("Create call failed; the server may exist all the same, looking for it before any new create",
@@ -254,7 +266,7 @@ func (s *Service) observe(vm *vpsie.VM) Result {
 			Type: infrav1.ServerReadyCondition, Status: metav1.ConditionTrue, Reason: infrav1.ProvisionedReason,
 			Message: "server " + string(vm.Identifier) + " is running at " + vm.PublicIPv4(),
 		})
-		return Result{Server: vm}
+		return Result{Server: vm, RequeueAfter: RunningPollInterval}
 	case vm.Power == 0 || vm.IsSuspended == 1 || vm.IsLocked == 1:
 		s.scope.SetServerState(infrav1.ServerStateStopped)
 		m.Status.Addresses = addresses(vm, m.Status.Hostname)

@@ -1,0 +1,333 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package controllers holds the provider's reconcilers. They are thin: fetch the objects, check ownership and
+// pause, build a scope, call the services in pkg/services, and patch.
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/cluster-api/util"
+	"sigs.k8s.io/cluster-api/util/annotations"
+	"sigs.k8s.io/cluster-api/util/conditions"
+	"sigs.k8s.io/cluster-api/util/finalizers"
+	"sigs.k8s.io/cluster-api/util/paused"
+	"sigs.k8s.io/cluster-api/util/predicates"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+
+	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/loadbalancers"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/vpcs"
+)
+
+const clusterControllerName = "vpsiecluster"
+
+// MachinesGonePollInterval is how often a deleting VPSieCluster checks whether its VPSieMachines are gone.
+var MachinesGonePollInterval = 5 * time.Second
+
+// +kubebuilder:rbac:groups=infrastructure.cluster.x-k8s.io,resources=vpsieclusters,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=infrastructure.cluster.x-k8s.io,resources=vpsieclusters/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=infrastructure.cluster.x-k8s.io,resources=vpsieclusters/finalizers,verbs=update
+// +kubebuilder:rbac:groups=infrastructure.cluster.x-k8s.io,resources=vpsiemachines,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cluster.x-k8s.io,resources=clusters,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// VPSieClusterReconciler reconciles VPSieClusters: credentials, the VPC, the control-plane load balancer and
+// endpoint, failure domains, and their deletion.
+type VPSieClusterReconciler struct {
+	// Client must be the manager's client: the controller lists VPSieClusters by an index of its cache.
+	Client client.Client
+	// Accounts gives the VPSie API client of a credentials Secret (a *scope.ClientCache in production).
+	Accounts scope.AccountFactory
+	// WatchFilterValue, when set, restricts the controller to objects with the label
+	// cluster.x-k8s.io/watch-filter of that value.
+	WatchFilterValue string
+	// Recorder emits events; SetupWithManager sets the manager's when nil.
+	Recorder events.EventRecorder
+
+	// creates remembers create calls across reconciles (VPSie returns no id; see services.CreateLog).
+	creates services.CreateLog
+}
+
+// SetupWithManager registers the controller, the credentials index and the watches of Clusters and Secrets.
+func (r *VPSieClusterReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, options controller.Options) error {
+	if r.Client == nil || r.Accounts == nil {
+		return errors.New("VPSieClusterReconciler needs a Client and Accounts")
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder(clusterControllerName + "-controller")
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &infrav1.VPSieCluster{}, CredentialsRefIndex, credentialsRefOf); err != nil {
+		return fmt.Errorf("indexing VPSieClusters by credentials Secret: %w", err)
+	}
+	scheme := mgr.GetScheme()
+	log := ctrl.LoggerFrom(ctx).WithValues("controller", clusterControllerName)
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(clusterControllerName).
+		// Paused objects are not filtered out: the controller reports the Paused condition itself.
+		For(&infrav1.VPSieCluster{}, builder.WithPredicates(predicates.ResourceHasFilterLabel(scheme, log, r.WatchFilterValue))).
+		WithOptions(options).
+		Watches(&clusterv1.Cluster{},
+			handler.EnqueueRequestsFromMapFunc(util.ClusterToInfrastructureMapFunc(ctx,
+				infrav1.GroupVersion.WithKind("VPSieCluster"), mgr.GetClient(), &infrav1.VPSieCluster{})),
+			builder.WithPredicates(predicates.All(scheme, log,
+				predicates.ResourceHasFilterLabel(scheme, log, r.WatchFilterValue),
+				predicates.ClusterPausedTransitions(scheme, log)))).
+		// Rotated or repaired credentials take effect at once, without a restart.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToVPSieClusters)).
+		Complete(r)
+}
+
+// Reconcile brings a VPSieCluster's cloud resources in line with its spec, or deletes them.
+func (r *VPSieClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+	log := ctrl.LoggerFrom(ctx)
+	vc := &infrav1.VPSieCluster{}
+	if err := r.Client.Get(ctx, req.NamespacedName, vc); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if annotations.IsExternallyManaged(vc) {
+		log.V(4).Info("VPSieCluster is externally managed; nothing to do")
+		return ctrl.Result{}, nil
+	}
+	cluster, err := r.ownerCluster(ctx, vc)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if cluster == nil {
+		log.Info("Waiting for the Cluster controller to set the owner reference")
+		return ctrl.Result{}, nil
+	}
+	log = log.WithValues("Cluster", klog.KObj(cluster))
+	ctx = ctrl.LoggerInto(ctx, log)
+
+	if isPaused, requeue, err := paused.EnsurePausedCondition(ctx, r.Client, cluster, vc); err != nil || isPaused || requeue {
+		return ctrl.Result{}, err
+	}
+	if added, err := finalizers.EnsureFinalizer(ctx, r.Client, vc, infrav1.ClusterFinalizer); err != nil || added {
+		return ctrl.Result{}, err
+	}
+
+	secretKey := types.NamespacedName{Namespace: vc.Namespace, Name: vc.Spec.CredentialsRef.Name}
+	secret, creds, credErr := scope.ReadCredentials(ctx, r.Client, secretKey)
+	if credErr != nil && !errors.Is(credErr, scope.ErrCredentialsNotFound) && !errors.Is(credErr, scope.ErrCredentialsInvalid) {
+		return ctrl.Result{}, credErr
+	}
+	var account *scope.Account
+	if credErr == nil {
+		if account, err = r.Accounts.Account(secretKey, creds); err != nil {
+			credErr = fmt.Errorf("%w: %w", scope.ErrCredentialsInvalid, err)
+		}
+	}
+
+	s, err := scope.NewClusterScope(scope.ClusterScopeParams{Client: r.Client, Cluster: cluster, VPSieCluster: vc, Account: account})
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	defer func() {
+		if err := s.Close(ctx); err != nil {
+			reterr = kerrors.NewAggregate([]error{reterr, client.IgnoreNotFound(err)})
+		}
+	}()
+
+	if !vc.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, s, credErr)
+	}
+	return r.reconcileNormal(ctx, s, secret, credErr)
+}
+
+func (r *VPSieClusterReconciler) reconcileNormal(ctx context.Context, s *scope.ClusterScope, secret *corev1.Secret, credErr error) (ctrl.Result, error) {
+	vc := s.VPSieCluster
+	vc.Status.FailureDomains = failureDomains(vc)
+	if secret != nil {
+		if err := r.protectSecret(ctx, secret); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if err := r.releaseUnusedSecrets(ctx, vc.Namespace); err != nil {
+		return ctrl.Result{}, err
+	}
+	if credErr != nil {
+		return r.credentialsProblem(vc, credErr, ""), nil
+	}
+
+	o := &outcome{}
+	vpcRes, err := vpcs.NewService(s, &r.creates).Reconcile(ctx)
+	if err != nil {
+		o.fail(vc, infrav1.NetworkReadyCondition, "reconciling the VPC", err)
+	}
+	o.requeue(vpcRes.RequeueAfter)
+	if vpcRes.Created {
+		r.event(vc, corev1.EventTypeNormal, "VPCCreated", "Create", "Created VPC %s", s.ResourceName())
+	}
+
+	lbRes, err := loadbalancers.NewService(s, &r.creates).Reconcile(ctx)
+	if err != nil {
+		o.fail(vc, infrav1.LoadBalancerReadyCondition, "reconciling the control-plane load balancer", err)
+	}
+	o.requeue(lbRes.RequeueAfter)
+	if lbRes.Created {
+		r.event(vc, corev1.EventTypeNormal, "LoadBalancerCreated", "Create", "Created load balancer %s", s.ResourceName())
+	}
+
+	r.setCredentialsCondition(vc, o.unauthorized, "")
+	if vpcRes.Ready && lbRes.Ready && vc.Spec.ControlPlaneEndpoint.IsValid() && !ptr.Deref(vc.Status.Initialization.Provisioned, false) {
+		vc.Status.Initialization.Provisioned = ptr.To(true)
+		r.event(vc, corev1.EventTypeNormal, "Provisioned", "Reconcile", "Cluster infrastructure is ready; control-plane endpoint %s:%d",
+			vc.Spec.ControlPlaneEndpoint.Host, vc.Spec.ControlPlaneEndpoint.Port)
+	}
+	return o.result()
+}
+
+// deletionHint tells how to get out of a deletion that cannot reach VPSie.
+const deletionHint = "; the VPSieCluster cannot delete its load balancer and VPC without working credentials: fix the Secret, " +
+	"or annotate the VPSieCluster with " + infrav1.SkipCloudCleanupAnnotation + "=true to delete it and leave whatever it " +
+	"created in VPSie for you to remove"
+
+func (r *VPSieClusterReconciler) reconcileDelete(ctx context.Context, s *scope.ClusterScope, credErr error) (ctrl.Result, error) {
+	vc := s.VPSieCluster
+	if vc.Annotations[infrav1.SkipCloudCleanupAnnotation] == "true" {
+		ctrl.LoggerFrom(ctx).Info("Deleting without cloud cleanup, as the annotation asks; the load balancer and VPC, if any, stay in VPSie",
+			"name", s.ResourceName())
+		for _, t := range []string{infrav1.LoadBalancerReadyCondition, infrav1.NetworkReadyCondition} {
+			conditions.Set(vc, metav1.Condition{Type: t, Status: metav1.ConditionFalse, Reason: infrav1.DeletionSkippedReason,
+				Message: "cloud cleanup skipped (" + infrav1.SkipCloudCleanupAnnotation + "=true)"})
+		}
+		r.event(vc, corev1.EventTypeWarning, "CloudCleanupSkipped", "Delete",
+			"Deleted without deleting VPSie resources; remove the load balancer and VPC named %s yourself", s.ResourceName())
+		return ctrl.Result{}, r.finishDelete(ctx, vc)
+	}
+
+	n, err := r.countMachines(ctx, s)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if n > 0 {
+		msg := fmt.Sprintf("waiting for %d VPSieMachine(s) of the cluster to be deleted", n)
+		for _, t := range []string{infrav1.LoadBalancerReadyCondition, infrav1.NetworkReadyCondition} {
+			conditions.Set(vc, metav1.Condition{Type: t, Status: metav1.ConditionFalse,
+				Reason: infrav1.WaitingForMachineDeletionReason, Message: msg})
+		}
+		return ctrl.Result{RequeueAfter: MachinesGonePollInterval}, nil
+	}
+	if credErr != nil {
+		return r.credentialsProblem(vc, credErr, deletionHint), nil
+	}
+
+	o := &outcome{}
+	lbRes, err := loadbalancers.NewService(s, &r.creates).Delete(ctx)
+	if lbRes.Deleted {
+		r.event(vc, corev1.EventTypeNormal, "LoadBalancerDeleted", "Delete", "Deleted load balancer %s", s.ResourceName())
+	}
+	if err != nil {
+		o.fail(vc, infrav1.LoadBalancerReadyCondition, "deleting the control-plane load balancer", err)
+	}
+	o.requeue(lbRes.RequeueAfter)
+	vpcDone := false
+	if err == nil && lbRes.Done {
+		vpcRes, err := vpcs.NewService(s, &r.creates).Delete(ctx)
+		if vpcRes.Deleted {
+			r.event(vc, corev1.EventTypeNormal, "VPCDeleted", "Delete", "Deleted VPC %s", s.ResourceName())
+		}
+		if err != nil {
+			o.fail(vc, infrav1.NetworkReadyCondition, "deleting the VPC", err)
+		}
+		o.requeue(vpcRes.RequeueAfter)
+		vpcDone = vpcRes.Done
+	}
+	r.setCredentialsCondition(vc, o.unauthorized, deletionHint)
+	if lbRes.Done && vpcDone {
+		return ctrl.Result{}, r.finishDelete(ctx, vc)
+	}
+	return o.result()
+}
+
+// finishDelete releases the credentials Secret and removes the finalizer (patched by the scope at Close).
+func (r *VPSieClusterReconciler) finishDelete(ctx context.Context, vc *infrav1.VPSieCluster) error {
+	if err := r.releaseSecret(ctx, vc); err != nil {
+		return err
+	}
+	if controllerutil.RemoveFinalizer(vc, infrav1.ClusterFinalizer) {
+		r.event(vc, corev1.EventTypeNormal, "Deleted", "Delete", "Cluster infrastructure deleted")
+	}
+	return nil
+}
+
+// ownerCluster is the owning Cluster; nil while CAPI has not set the owner reference. A VPSieCluster that is
+// being deleted after its Cluster vanished is given a stand-in, so that its cloud resources are still found
+// (by names derived from namespace and Cluster name) and deleted.
+func (r *VPSieClusterReconciler) ownerCluster(ctx context.Context, vc *infrav1.VPSieCluster) (*clusterv1.Cluster, error) {
+	cluster, err := util.GetOwnerCluster(ctx, r.Client, vc.ObjectMeta)
+	if err == nil || !apierrors.IsNotFound(err) || vc.DeletionTimestamp.IsZero() || !controllerutil.ContainsFinalizer(vc, infrav1.ClusterFinalizer) {
+		return cluster, err
+	}
+	for _, ref := range vc.OwnerReferences {
+		if ref.Kind == "Cluster" {
+			ctrl.LoggerFrom(ctx).Info("The owner Cluster is gone; deleting the cluster infrastructure on its own", "cluster", ref.Name)
+			return &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: vc.Namespace, Name: ref.Name}}, nil
+		}
+	}
+	return nil, err
+}
+
+// countMachines counts the cluster's VPSieMachines still present.
+func (r *VPSieClusterReconciler) countMachines(ctx context.Context, s *scope.ClusterScope) (int, error) {
+	list := &infrav1.VPSieMachineList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(s.Namespace()),
+		client.MatchingLabels{clusterv1.ClusterNameLabel: s.Name()}); err != nil {
+		return 0, fmt.Errorf("listing the cluster's VPSieMachines: %w", err)
+	}
+	return len(list.Items), nil
+}
+
+// failureDomains are the spec's failure domains, or the cluster's datacenter.
+func failureDomains(vc *infrav1.VPSieCluster) []clusterv1.FailureDomain {
+	if len(vc.Spec.FailureDomains) == 0 {
+		return []clusterv1.FailureDomain{{Name: vc.Spec.Datacenter, ControlPlane: ptr.To(true)}}
+	}
+	out := make([]clusterv1.FailureDomain, 0, len(vc.Spec.FailureDomains))
+	for i := range vc.Spec.FailureDomains {
+		fd := &vc.Spec.FailureDomains[i]
+		out = append(out, clusterv1.FailureDomain{Name: fd.Datacenter, ControlPlane: ptr.To(fd.AllowsControlPlane())})
+	}
+	return out
+}
+
+func (r *VPSieClusterReconciler) event(vc *infrav1.VPSieCluster, eventType, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(vc, nil, eventType, reason, action, note, args...)
+	}
+}

@@ -1,0 +1,293 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package loadbalancers reconciles a cluster's control-plane load balancer and its backends. VPSie answers a
+// create with no identifier, so the load balancer carries a name derived from the cluster
+// (scope.ClusterResourceName) and every create is preceded by a fresh lookup by that name — among the listed
+// and the pending load balancers — that adopts what exists. Once the load balancer has an address it becomes
+// the cluster's spec.controlPlaneEndpoint.
+package loadbalancers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/cluster-api/util/conditions"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
+)
+
+// Timing of the load balancer life cycle.
+var (
+	// PollInterval is how often a cluster waiting for its load balancer looks again.
+	PollInterval = 5 * time.Second
+	// DeletePollInterval is how often a deleting cluster checks whether its load balancer is gone.
+	DeletePollInterval = 5 * time.Second
+	// CreateGrace is how long after a create the provider waits for VPSie to list the load balancer (as
+	// pending or active) before it may create again.
+	CreateGrace = 2 * time.Minute
+)
+
+// Service reconciles one cluster's control-plane load balancer.
+type Service struct {
+	scope   *scope.ClusterScope
+	creates *services.CreateLog
+}
+
+// NewService returns the load balancer service of a cluster. creates remembers create calls across reconciles
+// (the controller keeps one); nil uses a log private to this service.
+func NewService(s *scope.ClusterScope, creates *services.CreateLog) *Service {
+	if creates == nil {
+		creates = &services.CreateLog{}
+	}
+	return &Service{scope: s, creates: creates}
+}
+
+// Result is what Reconcile found.
+type Result struct {
+	// Ready is true when LoadBalancerReady is True: the load balancer has an address and the control-plane
+	// endpoint is set, or no load balancer is wanted and the user gave the endpoint.
+	Ready bool
+	// Created is true when this reconcile made a create call that VPSie accepted.
+	Created bool
+	// RequeueAfter asks to look again after this long.
+	RequeueAfter time.Duration
+}
+
+// Reconcile makes the control-plane load balancer exist, records it in status.loadBalancer and the
+// LoadBalancerReady condition, and sets spec.controlPlaneEndpoint from its address once.
+func (s *Service) Reconcile(ctx context.Context) (Result, error) {
+	vc := s.scope.VPSieCluster
+	if !vc.Spec.ControlPlaneLoadBalancer.IsEnabled() {
+		return s.reconcileDisabled()
+	}
+	api, key, name := s.scope.Account.API, s.scope.Account.Key, s.scope.ResourceName()
+	st := &vc.Status.LoadBalancer
+
+	lost := ""
+	if st.Identifier != "" {
+		lb, err := api.GetLoadBalancer(ctx, st.Identifier)
+		switch {
+		case vpsie.IsNotFound(err):
+			lost = st.Identifier
+		case err != nil:
+			return Result{}, fmt.Errorf("reading load balancer %s: %w", st.Identifier, err)
+		default:
+			return s.observe(ctx, lb)
+		}
+	}
+
+	// Decide on lists taken now, never on ones from before a create that might have happened.
+	lb, err := s.lookup(ctx, name)
+	if err != nil {
+		return Result{}, err
+	}
+	if lb != nil {
+		return s.observe(ctx, lb)
+	}
+	if lost != "" {
+		if vc.Spec.ControlPlaneEndpoint.Host != "" {
+			// Keep the identifier in status, so later reconciles keep reporting it instead of creating.
+			return s.notFound(lost), nil
+		}
+		*st = infrav1.LoadBalancerStatus{}
+	}
+	pending, err := s.pendingNamed(ctx, name)
+	if err != nil {
+		return Result{}, err
+	}
+	if pending {
+		return s.waiting(infrav1.PendingReason, "VPSie is creating the load balancer "+name), nil
+	}
+	if s.creates.Within(key, name, CreateGrace) || (st.Name == name && time.Since(s.creates.Touch(key, name)) < CreateGrace) {
+		return s.waiting(infrav1.PendingReason, "waiting for VPSie to list the load balancer "+name+" this controller asked for"), nil
+	}
+	return s.create(ctx, name)
+}
+
+func (s *Service) create(ctx context.Context, name string) (Result, error) {
+	spec := s.scope.VPSieCluster.Spec.ControlPlaneLoadBalancer
+	if spec.Plan == "" {
+		return Result{}, fmt.Errorf("%w: spec.controlPlaneLoadBalancer.plan is required: set the identifier of a VPSie load balancer "+
+			"plan offered in datacenter %s (see the VPSie console or POST /api/v1/lb/offers); this provider version does not pick one",
+			services.ErrTerminal, s.scope.Datacenter())
+	}
+	key := s.scope.Account.Key
+	st := &s.scope.VPSieCluster.Status.LoadBalancer
+	port := strconv.Itoa(int(spec.EffectivePort()))
+	req := vpsie.CreateLoadBalancerRequest{
+		Name:               name,
+		Algorithm:          string(spec.EffectiveAlgorithm()),
+		ResourceIdentifier: spec.Plan,
+		DcIdentifier:       s.scope.Datacenter(),
+		Rules:              []vpsie.LBRuleSpec{{Scheme: "tcp", FrontPort: port, BackPort: port, Backends: []vpsie.BackendTarget{}}},
+	}
+	// Remember the attempt before making it: if the answer is lost, the load balancer may exist all the same.
+	*st = infrav1.LoadBalancerStatus{Name: name}
+	s.creates.Record(key, name)
+	if err := s.scope.Account.API.CreateLoadBalancer(ctx, req); err != nil {
+		if vpsie.IsTerminal(err) {
+			*st = infrav1.LoadBalancerStatus{}
+			s.creates.Forget(key, name)
+			return Result{}, fmt.Errorf("creating load balancer %s: %w", name, err)
+		}
+		ctrl.LoggerFrom(ctx).Info("Create call failed; the load balancer may exist all the same, looking for it before any new create",
+			"name", name, "error", err.Error())
+		return s.waiting(infrav1.PendingReason, "the create call failed ("+err.Error()+"); looking for the load balancer before trying again"), nil
+	}
+	ctrl.LoggerFrom(ctx).Info("Created load balancer", "name", name, "plan", spec.Plan, "port", port)
+	res := s.waiting(infrav1.PendingReason, "VPSie accepted the load balancer "+name+"; waiting for it to be listed")
+	res.Created = true
+	return res, nil
+}
+
+// lookup lists the load balancers and reads the cluster's with its rules: the oldest with its name, so every
+// reconcile picks the same one.
+func (s *Service) lookup(ctx context.Context, name string) (*vpsie.LoadBalancer, error) {
+	api := s.scope.Account.API
+	lbs, err := api.ListLoadBalancers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing load balancers: %w", err)
+	}
+	found := vpsie.FindLoadBalancersByName(lbs, name)
+	if len(found) == 0 {
+		return nil, nil
+	}
+	sort.SliceStable(found, func(i, j int) bool {
+		if found[i].CreatedOn != found[j].CreatedOn {
+			return found[i].CreatedOn < found[j].CreatedOn
+		}
+		return found[i].Identifier < found[j].Identifier
+	})
+	if len(found) > 1 {
+		ctrl.LoggerFrom(ctx).Info("Several load balancers share this cluster's load balancer name; using the oldest",
+			"name", name, "count", len(found))
+	}
+	lb, err := api.GetLoadBalancer(ctx, string(found[0].Identifier))
+	if err != nil {
+		return nil, fmt.Errorf("reading load balancer %s: %w", found[0].Identifier, err)
+	}
+	return lb, nil
+}
+
+func (s *Service) pendingNamed(ctx context.Context, name string) (bool, error) {
+	pending, err := s.scope.Account.API.ListPendingLoadBalancers(ctx)
+	if err != nil {
+		return false, fmt.Errorf("listing pending load balancers: %w", err)
+	}
+	for _, p := range pending {
+		if string(p.Data.Name) == name {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// observe records what the load balancer's state means for the cluster.
+func (s *Service) observe(ctx context.Context, lb *vpsie.LoadBalancer) (Result, error) {
+	vc := s.scope.VPSieCluster
+	st := &vc.Status.LoadBalancer
+	id := string(lb.Identifier)
+	if st.Identifier != id {
+		// First sight of it (just created, adopted after a lost answer or a move): mark it as the cluster's.
+		// Best effort: the name already ties it to the cluster, and tags are not worth blocking the cluster on.
+		if err := s.scope.Account.API.SetTags(ctx, "lb", id, s.scope.Tags()); err != nil {
+			ctrl.LoggerFrom(ctx).Info("Could not tag the load balancer", "loadBalancer", id, "error", err.Error())
+		}
+	}
+	s.creates.Forget(s.scope.Account.Key, string(lb.Name))
+	*st = infrav1.LoadBalancerStatus{Identifier: id, Name: string(lb.Name), IP: string(lb.DefaultIP)}
+	port := vc.Spec.ControlPlaneLoadBalancer.EffectivePort()
+	if st.IP == "" {
+		return s.waiting(infrav1.WaitingForControlPlaneEndpointReason,
+			fmt.Sprintf("load balancer %s (%s) has no address yet", lb.Name, id)), nil
+	}
+	if FindRule(lb, port) == nil {
+		return Result{}, fmt.Errorf("%w: load balancer %s (%s) has no rule for port %d; add a tcp rule %d->%d in VPSie or delete the load balancer",
+			services.ErrTerminal, lb.Name, id, port, port, port)
+	}
+	ep := &vc.Spec.ControlPlaneEndpoint
+	if ep.Host == "" {
+		*ep = clusterv1.APIEndpoint{Host: st.IP, Port: port}
+	} else if ep.Port == 0 {
+		ep.Port = port
+	}
+	msg := fmt.Sprintf("load balancer %s (%s) listens on %s:%d", lb.Name, id, st.IP, port)
+	if ep.Host != st.IP {
+		msg += fmt.Sprintf("; spec.controlPlaneEndpoint is %s:%d as given by the user", ep.Host, ep.Port)
+	}
+	conditions.Set(vc, metav1.Condition{
+		Type: infrav1.LoadBalancerReadyCondition, Status: metav1.ConditionTrue, Reason: infrav1.ProvisionedReason, Message: msg,
+	})
+	return Result{Ready: true}, nil
+}
+
+// reconcileDisabled accepts the user's endpoint when no load balancer is wanted.
+func (s *Service) reconcileDisabled() (Result, error) {
+	vc := s.scope.VPSieCluster
+	vc.Status.LoadBalancer = infrav1.LoadBalancerStatus{}
+	ep := &vc.Spec.ControlPlaneEndpoint
+	if ep.Host == "" {
+		return Result{}, fmt.Errorf("%w: spec.controlPlaneEndpoint.host is required when spec.controlPlaneLoadBalancer.enabled is false",
+			services.ErrTerminal)
+	}
+	if ep.Port == 0 {
+		ep.Port = infrav1.DefaultAPIServerPort
+	}
+	conditions.Set(vc, metav1.Condition{
+		Type: infrav1.LoadBalancerReadyCondition, Status: metav1.ConditionTrue, Reason: infrav1.DisabledReason,
+		Message: fmt.Sprintf("no control-plane load balancer (spec.controlPlaneLoadBalancer.enabled is false); the endpoint %s:%d is the user's",
+			ep.Host, ep.Port),
+	})
+	return Result{Ready: true}, nil
+}
+
+func (s *Service) notFound(id string) Result {
+	vc := s.scope.VPSieCluster
+	conditions.Set(vc, metav1.Condition{
+		Type: infrav1.LoadBalancerReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.LoadBalancerNotFoundReason,
+		Message: fmt.Sprintf("the load balancer %s no longer exists in VPSie; the provider does not create another because its "+
+			"address would differ from spec.controlPlaneEndpoint %s, which cannot change. Recreate the cluster, or restore a "+
+			"load balancer named %s forwarding to the control plane", id, vc.Spec.ControlPlaneEndpoint.Host, s.scope.ResourceName()),
+	})
+	return Result{RequeueAfter: services.TerminalRequeue}
+}
+
+func (s *Service) waiting(reason, message string) Result {
+	conditions.Set(s.scope.VPSieCluster, metav1.Condition{
+		Type: infrav1.LoadBalancerReadyCondition, Status: metav1.ConditionFalse, Reason: reason, Message: message,
+	})
+	return Result{RequeueAfter: PollInterval}
+}
+
+// FindRule returns the load balancer's rule listening on port, or nil.
+func FindRule(lb *vpsie.LoadBalancer, port int32) *vpsie.LBRule {
+	for i := range lb.Rules {
+		if int64(lb.Rules[i].FrontPort) == int64(port) {
+			return &lb.Rules[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,264 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package vpcs reconciles a cluster's VPC. spec.network.vpc.id names an existing VPC: it is verified and used,
+// never deleted. spec.network.vpc.cidr asks for a VPC the provider creates and deletes; VPSie answers the
+// create with no identifier, so the VPC carries a name derived from the cluster (scope.ClusterResourceName)
+// and every create is preceded by a fresh lookup by that name that adopts what exists.
+package vpcs
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/cluster-api/util/conditions"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
+)
+
+// Timing of the VPC life cycle.
+var (
+	// PollInterval is how often a cluster waiting for its VPC looks again.
+	PollInterval = 5 * time.Second
+	// DeletePollInterval is how often a deleting cluster checks whether its VPC is gone.
+	DeletePollInterval = 5 * time.Second
+	// DeleteBlockedInterval is how long to wait when VPSie refuses a delete (e.g. servers still attached).
+	DeleteBlockedInterval = 30 * time.Second
+	// CreateGrace is how long after a create the provider waits for VPSie to list the VPC before it may
+	// create again.
+	CreateGrace = 2 * time.Minute
+)
+
+// Service reconciles one cluster's VPC.
+type Service struct {
+	scope   *scope.ClusterScope
+	creates *services.CreateLog
+}
+
+// NewService returns the VPC service of a cluster. creates remembers create calls across reconciles (the
+// controller keeps one); nil uses a log private to this service.
+func NewService(s *scope.ClusterScope, creates *services.CreateLog) *Service {
+	if creates == nil {
+		creates = &services.CreateLog{}
+	}
+	return &Service{scope: s, creates: creates}
+}
+
+// Result is what Reconcile found.
+type Result struct {
+	// Ready is true when NetworkReady is True: the VPC exists, or none is wanted.
+	Ready bool
+	// Created is true when this reconcile made a create call that VPSie accepted.
+	Created bool
+	// RequeueAfter asks to look again after this long.
+	RequeueAfter time.Duration
+}
+
+// DeleteResult is what Delete did.
+type DeleteResult struct {
+	// Done is true once nothing of the cluster's VPC is left.
+	Done bool
+	// Deleted is true when this call made a delete call that VPSie accepted.
+	Deleted bool
+	// RequeueAfter asks to look again after this long.
+	RequeueAfter time.Duration
+}
+
+// SplitCIDR turns "10.42.0.0/16" into VPSie's networkRange "10.42.0.0" and networkSize "16".
+func SplitCIDR(cidr string) (networkRange, networkSize string, err error) {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil || !p.Addr().Is4() {
+		return "", "", fmt.Errorf("%w: spec.network.vpc.cidr %q is not an IPv4 CIDR such as 10.42.0.0/16", services.ErrTerminal, cidr)
+	}
+	if p.Masked() != p {
+		return "", "", fmt.Errorf("%w: spec.network.vpc.cidr %q has host bits set: use %s", services.ErrTerminal, cidr, p.Masked())
+	}
+	return p.Addr().String(), strconv.Itoa(p.Bits()), nil
+}
+
+// Reconcile makes the cluster's VPC exist and records it in status.network and the NetworkReady condition.
+func (s *Service) Reconcile(ctx context.Context) (Result, error) {
+	vc := s.scope.VPSieCluster
+	switch spec := vc.Spec.Network.VPC; {
+	case spec.ID != "":
+		return s.reconcileExisting(ctx, spec.ID)
+	case spec.CIDR != "":
+		return s.reconcileOwned(ctx, spec.CIDR)
+	}
+	vc.Status.Network = infrav1.NetworkStatus{}
+	conditions.Set(vc, metav1.Condition{
+		Type: infrav1.NetworkReadyCondition, Status: metav1.ConditionTrue, Reason: infrav1.DisabledReason,
+		Message: "no VPC requested (spec.network.vpc is empty)",
+	})
+	return Result{Ready: true}, nil
+}
+
+// reconcileExisting verifies the user's VPC. The provider never creates or deletes it.
+func (s *Service) reconcileExisting(ctx context.Context, id string) (Result, error) {
+	vpc, err := s.scope.Account.API.GetVPC(ctx, id)
+	switch {
+	case vpsie.IsNotFound(err):
+		return Result{}, fmt.Errorf("%w: VPC %q (spec.network.vpc.id) does not exist in the VPSie account", services.ErrTerminal, id)
+	case err != nil:
+		return Result{}, fmt.Errorf("reading VPC %s: %w", id, err)
+	}
+	if err := s.checkDatacenter(vpc); err != nil {
+		return Result{}, err
+	}
+	s.ready(vpc, "using the existing VPC %s (id %s, %s/%d); the provider never deletes it")
+	return Result{Ready: true}, nil
+}
+
+// reconcileOwned finds, adopts or creates the VPC the provider owns.
+func (s *Service) reconcileOwned(ctx context.Context, cidr string) (Result, error) {
+	networkRange, networkSize, err := SplitCIDR(cidr)
+	if err != nil {
+		return Result{}, err
+	}
+	api, key, name := s.scope.Account.API, s.scope.Account.Key, s.scope.ResourceName()
+	st := &s.scope.VPSieCluster.Status.Network
+
+	if st.VPCID != "" {
+		vpc, err := api.GetVPC(ctx, st.VPCID)
+		switch {
+		case vpsie.IsNotFound(err):
+			ctrl.LoggerFrom(ctx).Info("The recorded VPC no longer exists; looking for the cluster's VPC by name", "vpc", st.VPCID, "name", name)
+			st.VPCID = ""
+		case err != nil:
+			return Result{}, fmt.Errorf("reading VPC %s: %w", st.VPCID, err)
+		case string(vpc.Name) == name:
+			return s.adopt(vpc, cidr, false)
+		default:
+			st.VPCID = ""
+		}
+	}
+
+	// Decide on a list taken now, never on one from before a create that might have happened.
+	vpc, err := s.lookup(ctx, name)
+	if err != nil {
+		return Result{}, err
+	}
+	if vpc != nil {
+		return s.adopt(vpc, cidr, false)
+	}
+	// A create was made (maybe by a previous controller process, as status tells): give VPSie time to list it.
+	if s.creates.Within(key, name, CreateGrace) || (st.VPCName == name && time.Since(s.creates.Touch(key, name)) < CreateGrace) {
+		return s.pending("waiting for VPSie to list the VPC " + name + " this controller asked for"), nil
+	}
+
+	st.VPCName, st.VPCID = name, ""
+	s.creates.Record(key, name)
+	err = api.CreateVPC(ctx, vpsie.CreateVPCRequest{
+		Name:         name,
+		Description:  fmt.Sprintf("Cluster API cluster %s/%s (%s)", s.scope.Namespace(), s.scope.Name(), scope.TagManaged),
+		DcIdentifier: s.scope.Datacenter(),
+		NetworkRange: networkRange,
+		NetworkSize:  networkSize,
+	})
+	if err != nil {
+		if vpsie.IsTerminal(err) {
+			st.VPCName = ""
+			s.creates.Forget(key, name)
+			return Result{}, fmt.Errorf("creating VPC %s: %w", name, err)
+		}
+		ctrl.LoggerFrom(ctx).Info("Create call failed; the VPC may exist all the same, looking for it before any new create",
+			"name", name, "error", err.Error())
+		return s.pending("the create call failed (" + err.Error() + "); looking for the VPC before trying again"), nil
+	}
+	ctrl.LoggerFrom(ctx).Info("Created VPC", "name", name, "cidr", cidr)
+	vpc, err = s.lookup(ctx, name)
+	if err != nil || vpc == nil {
+		res := s.pending("VPSie accepted the VPC " + name + "; waiting for it to be listed")
+		res.Created = true
+		return res, nil
+	}
+	return s.adopt(vpc, cidr, true)
+}
+
+// lookup lists the VPCs and picks the cluster's: the oldest with its name, so every reconcile picks the same.
+func (s *Service) lookup(ctx context.Context, name string) (*vpsie.VPC, error) {
+	vpcs, err := s.scope.Account.API.ListVPCs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing VPCs: %w", err)
+	}
+	found := vpsie.FindVPCsByName(vpcs, name)
+	if len(found) == 0 {
+		return nil, nil
+	}
+	sortByID(found)
+	if len(found) > 1 {
+		ctrl.LoggerFrom(ctx).Info("Several VPCs share this cluster's VPC name; using the oldest", "name", name, "count", len(found))
+	}
+	return &found[0], nil
+}
+
+// adopt checks a VPC found by the cluster's name against the spec and records it.
+func (s *Service) adopt(vpc *vpsie.VPC, cidr string, created bool) (Result, error) {
+	if err := s.checkDatacenter(vpc); err != nil {
+		return Result{}, err
+	}
+	if got := fmt.Sprintf("%s/%d", vpc.NetworkRange, vpc.NetworkSize); vpc.NetworkRange != "" && got != cidr {
+		return Result{}, fmt.Errorf("%w: the VPC %s (id %s) has the range %s but spec.network.vpc.cidr is %s; "+
+			"delete that VPC or change the cidr back", services.ErrTerminal, vpc.Name, vpc.ID, got, cidr)
+	}
+	s.creates.Forget(s.scope.Account.Key, string(vpc.Name))
+	s.ready(vpc, "VPC %s (id %s, %s/%d) is ready")
+	return Result{Ready: true, Created: created}, nil
+}
+
+func (s *Service) checkDatacenter(vpc *vpsie.VPC) error {
+	if dc := string(vpc.DcIdentifier); dc != "" && dc != s.scope.Datacenter() {
+		return fmt.Errorf("%w: the VPC %s (id %s) is in datacenter %s, the cluster in %s",
+			services.ErrTerminal, vpc.Name, vpc.ID, dc, s.scope.Datacenter())
+	}
+	return nil
+}
+
+func (s *Service) ready(vpc *vpsie.VPC, format string) {
+	vc := s.scope.VPSieCluster
+	vc.Status.Network = infrav1.NetworkStatus{VPCID: vpc.ID.String(), VPCName: string(vpc.Name)}
+	conditions.Set(vc, metav1.Condition{
+		Type: infrav1.NetworkReadyCondition, Status: metav1.ConditionTrue, Reason: infrav1.ProvisionedReason,
+		Message: fmt.Sprintf(format, vpc.Name, vpc.ID, vpc.NetworkRange, vpc.NetworkSize),
+	})
+}
+
+func (s *Service) pending(message string) Result {
+	conditions.Set(s.scope.VPSieCluster, metav1.Condition{
+		Type: infrav1.NetworkReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.PendingReason, Message: message,
+	})
+	return Result{RequeueAfter: PollInterval}
+}
+
+func sortByID(vpcs []vpsie.VPC) {
+	sort.SliceStable(vpcs, func(i, j int) bool {
+		a, aok := vpcs[i].ID.Int64()
+		b, bok := vpcs[j].ID.Int64()
+		if aok && bok {
+			return a < b
+		}
+		return vpcs[i].ID < vpcs[j].ID
+	})
+}
