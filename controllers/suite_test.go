@@ -123,7 +123,7 @@ func runSuite(m *testing.M) int {
 		}
 	}()
 	defer func() { cancel(); <-done }()
-	if err := waitForWebhooks(env.Client); err != nil {
+	if err := env.WaitForWebhooks(newVPSieCluster("default", "webhook-probe", "creds")); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -153,22 +153,6 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager) error {
 		return err
 	}
 	return (&VPSieMachineTemplateReconciler{Client: mgr.GetClient(), Accounts: accounts}).SetupWithManager(ctx, mgr, opts)
-}
-
-// waitForWebhooks dry-runs a valid object until the webhook server answers.
-func waitForWebhooks(c client.Client) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		probe := newVPSieCluster("default", "webhook-probe", "creds")
-		err := c.Create(context.Background(), probe, client.DryRunAll)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("webhooks never became reachable: %w", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 type discard struct{}

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"os"
 	"testing"
-	"time"
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -76,28 +75,12 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = mgr.Start(ctx) }()
-	if err := waitForWebhooks(env.Client); err != nil {
+	if err := env.WaitForWebhooks(validMachine("default", "webhook-probe")); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	k8s = env.Client
 	return m.Run()
-}
-
-// waitForWebhooks creates a valid object until the webhook server answers.
-func waitForWebhooks(c client.Client) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		probe := validMachine("default", "webhook-probe")
-		err := c.Create(context.Background(), probe, client.DryRunAll)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("webhooks never became reachable: %w", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 func newNamespace(t *testing.T) string {

@@ -20,6 +20,7 @@ limitations under the License.
 package envtest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -28,6 +29,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -103,6 +105,22 @@ func Start(opts Options) (*Environment, error) {
 func (e *Environment) WebhookServerOptions() webhook.Options {
 	w := e.env.WebhookInstallOptions
 	return webhook.Options{Host: w.LocalServingHost, Port: w.LocalServingPort, CertDir: w.LocalServingCertDir}
+}
+
+// WaitForWebhooks dry-runs the creation of probe (a valid object of a kind with webhooks) until the webhook
+// server answers, or a minute has passed.
+func (e *Environment) WaitForWebhooks(probe client.Object) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := e.Client.Create(context.Background(), probe.DeepCopyObject().(client.Object), client.DryRunAll)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("webhooks never became reachable: %w", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // Stop shuts the control plane down.

@@ -19,25 +19,18 @@ package loadbalancers
 import (
 	"context"
 	"fmt"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/cluster-api/util/conditions"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
 // DeleteResult is what Delete did.
-type DeleteResult struct {
-	// Done is true once nothing of the cluster's load balancer is left.
-	Done bool
-	// Deleted is true when this call made a delete call that VPSie accepted.
-	Deleted bool
-	// RequeueAfter asks to look again after this long.
-	RequeueAfter time.Duration
-}
+type DeleteResult = services.DeleteResult
 
 // Delete deletes the cluster's load balancer and reports done once VPSie no longer knows it. It is found by
 // the recorded identifier and by the cluster's load balancer name, so a cluster deleted mid-create or after a

@@ -66,15 +66,7 @@ func NewService(s *scope.ClusterScope, creates *services.CreateLog) *Service {
 }
 
 // Result is what Reconcile found.
-type Result struct {
-	// Ready is true when LoadBalancerReady is True: the load balancer has an address and the control-plane
-	// endpoint is set, or no load balancer is wanted and the user gave the endpoint.
-	Ready bool
-	// Created is true when this reconcile made a create call that VPSie accepted.
-	Created bool
-	// RequeueAfter asks to look again after this long.
-	RequeueAfter time.Duration
-}
+type Result = services.Result
 
 // Reconcile makes the control-plane load balancer exist, records it in status.loadBalancer and the
 // LoadBalancerReady condition, and sets spec.controlPlaneEndpoint from its address once.

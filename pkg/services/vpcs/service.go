@@ -67,24 +67,10 @@ func NewService(s *scope.ClusterScope, creates *services.CreateLog) *Service {
 }
 
 // Result is what Reconcile found.
-type Result struct {
-	// Ready is true when NetworkReady is True: the VPC exists, or none is wanted.
-	Ready bool
-	// Created is true when this reconcile made a create call that VPSie accepted.
-	Created bool
-	// RequeueAfter asks to look again after this long.
-	RequeueAfter time.Duration
-}
+type Result = services.Result
 
 // DeleteResult is what Delete did.
-type DeleteResult struct {
-	// Done is true once nothing of the cluster's VPC is left.
-	Done bool
-	// Deleted is true when this call made a delete call that VPSie accepted.
-	Deleted bool
-	// RequeueAfter asks to look again after this long.
-	RequeueAfter time.Duration
-}
+type DeleteResult = services.DeleteResult
 
 // SplitCIDR turns "10.42.0.0/16" into VPSie's networkRange "10.42.0.0" and networkSize "16".
 func SplitCIDR(cidr string) (networkRange, networkSize string, err error) {
