@@ -191,7 +191,7 @@ func (r *VPSieClusterReconciler) reconcileNormal(ctx context.Context, s *scope.C
 	}
 	o.requeue(vpcRes.RequeueAfter)
 	if vpcRes.Created {
-		r.event(vc, corev1.EventTypeNormal, "VPCCreated", "Create", "Created VPC %s", s.ResourceName())
+		r.event(vc, corev1.EventTypeNormal, "VPCCreated", "Create", "Created VPC %s", s.VPCName())
 	}
 
 	lbRes, err := loadbalancers.NewService(s, &r.creates).Reconcile(ctx)
@@ -227,7 +227,7 @@ func (r *VPSieClusterReconciler) reconcileDelete(ctx context.Context, s *scope.C
 				Message: "cloud cleanup skipped (" + infrav1.SkipCloudCleanupAnnotation + "=true)"})
 		}
 		r.event(vc, corev1.EventTypeWarning, "CloudCleanupSkipped", "Delete",
-			"Deleted without deleting VPSie resources; remove the load balancer and VPC named %s yourself", s.ResourceName())
+			"Deleted without deleting VPSie resources; remove the load balancer %s and the VPC %s yourself", s.ResourceName(), s.VPCName())
 		return ctrl.Result{}, r.finishDelete(ctx, vc)
 	}
 
@@ -260,7 +260,7 @@ func (r *VPSieClusterReconciler) reconcileDelete(ctx context.Context, s *scope.C
 	if err == nil && lbRes.Done {
 		vpcRes, err := vpcs.NewService(s, &r.creates).Delete(ctx)
 		if vpcRes.Deleted {
-			r.event(vc, corev1.EventTypeNormal, "VPCDeleted", "Delete", "Deleted VPC %s", s.ResourceName())
+			r.event(vc, corev1.EventTypeNormal, "VPCDeleted", "Delete", "Deleted VPC %s", s.VPCName())
 		}
 		if err != nil {
 			o.fail(vc, infrav1.NetworkReadyCondition, "deleting the VPC", err)

@@ -203,6 +203,25 @@ func TestVPSieClusterUsesExistingVPC(t *testing.T) {
 	g.Expect(sim.LoadBalancers()).To(BeEmpty())
 }
 
+// TestVPSieClusterNamedVPC: a VPC the provider creates may carry the user's name; it is found and deleted by it.
+func TestVPSieClusterNamedVPC(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := newTestNamespace(t)
+	sim := startSimulator(t, ns)
+	createCredentialsSecret(t, ns, "creds", nil)
+	_, vc := createCluster(t, ns, "delta", "creds", func(_ *clusterv1.Cluster, vc *infrav1.VPSieCluster) {
+		vc.Spec.Network.VPC = infrav1.VPCSpec{CIDR: "10.60.0.0/16", Name: "team-a-network"}
+	})
+	got := waitClusterReady(t, ns, "delta")
+	g.Expect(got.Status.Network.VPCName).To(Equal("team-a-network"))
+	g.Expect(sim.VPCs()).To(ConsistOf(SatisfyAll(HaveField("Name", "team-a-network"), HaveField("NetworkRange", "10.60.0.0"))))
+
+	g.Expect(k8s.Delete(ctx, vc)).To(Succeed())
+	waitDeleted(t, vc)
+	g.Expect(sim.VPCs()).To(BeEmpty())
+}
+
 // TestVPSieClusterAdoptsAfterLostCreate: a load balancer and VPC that exist under the cluster's names are
 // adopted instead of created again — whether status was lost (e.g. clusterctl move) or the create's answer
 // was lost on the way back (the gateway failed after VPSie did the work).

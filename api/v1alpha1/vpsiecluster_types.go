@@ -148,9 +148,10 @@ type NetworkSpec struct {
 	VPC VPCSpec `json:"vpc,omitempty,omitzero"`
 }
 
-// VPCSpec is either an existing VPC (id) or one the provider creates and deletes (cidr).
+// VPCSpec is either an existing VPC (id) or one the provider creates and deletes (cidr, optionally name).
 // +kubebuilder:validation:MinProperties=1
 // +kubebuilder:validation:XValidation:rule="!(has(self.id) && has(self.cidr))",message="set either id (use an existing VPC) or cidr (create one), not both"
+// +kubebuilder:validation:XValidation:rule="!has(self.name) || has(self.cidr)",message="name is for a VPC the provider creates: give cidr too"
 type VPCSpec struct {
 	// id of an existing VPC to join. The provider never deletes it.
 	// +optional
@@ -165,6 +166,14 @@ type VPCSpec struct {
 	// +kubebuilder:validation:MaxLength=18
 	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).ip().family() == 4",message="cidr must be an IPv4 CIDR such as 10.42.0.0/16"
 	CIDR string `json:"cidr,omitempty"`
+
+	// name of the VPC the provider creates. Default capv-<namespace>-<cluster>-<hash>. It must be unique in
+	// the VPSie account: the provider finds its VPC by this name (VPSie's create answers with no id) and would
+	// adopt another VPC of the same name.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name,omitempty"`
 }
 
 // VPSieClusterStatus is the observed state of a cluster's VPSie infrastructure. Everything here can be rebuilt

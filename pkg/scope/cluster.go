@@ -78,6 +78,14 @@ func (s *ClusterScope) Namespace() string { return s.Cluster.Namespace }
 // ResourceName is the name of the cluster's load balancer and VPC in VPSie. See ClusterResourceName.
 func (s *ClusterScope) ResourceName() string { return ClusterResourceName(s.Namespace(), s.Name()) }
 
+// VPCName is the name of the VPC the provider creates for the cluster: the user's, or ResourceName.
+func (s *ClusterScope) VPCName() string {
+	if n := s.VPSieCluster.Spec.Network.VPC.Name; n != "" {
+		return n
+	}
+	return s.ResourceName()
+}
+
 // Datacenter is the cluster's datacenter.
 func (s *ClusterScope) Datacenter() string { return s.VPSieCluster.Spec.Datacenter }
 

@@ -177,6 +177,11 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 			c.Spec.Network.VPC = infrav1.VPCSpec{CIDR: "fd00:42::/64"}
 			return c
 		}, "cidr must be an IPv4 CIDR such as 10.42.0.0/16"},
+		{"VPC name without cidr", func() client.Object {
+			c := validCluster(ns, "vpc-name")
+			c.Spec.Network.VPC = infrav1.VPCSpec{ID: "12", Name: "mine"}
+			return c
+		}, "name is for a VPC the provider creates: give cidr too"},
 		{"duplicate failure domain", func() client.Object {
 			c := validCluster(ns, "fd-dup")
 			c.Spec.FailureDomains = []infrav1.FailureDomainSpec{{Datacenter: "a"}, {Datacenter: "a"}}

@@ -38,7 +38,7 @@ func (s *Service) Delete(ctx context.Context) (DeleteResult, error) {
 		vc.Status.Network = infrav1.NetworkStatus{}
 		return DeleteResult{Done: true}, nil
 	}
-	key, name := s.scope.Account.Key, s.scope.ResourceName()
+	key, name := s.scope.Account.Key, s.scope.VPCName()
 	targets, err := s.owned(ctx, name)
 	if err != nil {
 		return DeleteResult{}, err
@@ -106,7 +106,7 @@ func (s *Service) owned(ctx context.Context, name string) ([]vpsie.VPC, error) {
 }
 
 func (s *Service) gone() DeleteResult {
-	s.creates.Forget(s.scope.Account.Key, s.scope.ResourceName())
+	s.creates.Forget(s.scope.Account.Key, s.scope.VPCName())
 	s.scope.VPSieCluster.Status.Network = infrav1.NetworkStatus{}
 	return DeleteResult{Done: true}
 }

@@ -123,7 +123,7 @@ func (s *Service) reconcileOwned(ctx context.Context, cidr string) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
-	api, key, name := s.scope.Account.API, s.scope.Account.Key, s.scope.ResourceName()
+	api, key, name := s.scope.Account.API, s.scope.Account.Key, s.scope.VPCName()
 	st := &s.scope.VPSieCluster.Status.Network
 
 	if st.VPCID != "" {
