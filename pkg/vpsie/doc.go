@@ -18,7 +18,7 @@ limitations under the License.
 // Kubernetes.
 //
 // VPSie publishes no API reference; the client follows what VPSie's own public code does
-// (see the project's vpsie-api notes) and copes with every variant seen there:
+// (see docs/vpsie-api.md) and copes with every variant seen there:
 //
 //   - Authentication: a static token sent as "Vpsie-Auth", or a client id and secret exchanged
 //     at POST /apps/v2/auth/from/api (JSON body first, form body as fallback, either answer

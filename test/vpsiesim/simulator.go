@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package vpsiesim is a stateful, in-memory simulator of the VPSie API, written from /work/shared/vpsie-api.md
+// Package vpsiesim is a stateful, in-memory simulator of the VPSie API, written from docs/vpsie-api.md
 // (independently of the provider's client). It serves both VM route prefixes, both authentication styles, the
 // response envelope with its quirks (HTTP 200 with "error":true, HTML 5xx pages), asynchronous VM and load
 // balancer creation that returns no id, deletes that require the account password and a reason, and injectable
