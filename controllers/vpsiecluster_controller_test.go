@@ -203,6 +203,19 @@ func TestVPSieClusterUsesExistingVPC(t *testing.T) {
 	g.Expect(sim.LoadBalancers()).To(BeEmpty())
 }
 
+// TestVPSieClusterDefaultLoadBalancerPlan: without a plan, the load balancer gets the datacenter's first offer.
+func TestVPSieClusterDefaultLoadBalancerPlan(t *testing.T) {
+	g := NewWithT(t)
+	ns := newTestNamespace(t)
+	sim := startSimulator(t, ns)
+	createCredentialsSecret(t, ns, "creds", nil)
+	createCluster(t, ns, "epsilon", "creds", func(_ *clusterv1.Cluster, vc *infrav1.VPSieCluster) {
+		vc.Spec.ControlPlaneLoadBalancer.Plan = ""
+	})
+	waitClusterReady(t, ns, "epsilon")
+	g.Expect(sim.LoadBalancers()).To(ConsistOf(HaveField("PlanIdentifier", vpsiesim.DefaultLBPlan)))
+}
+
 // TestVPSieClusterNamedVPC: a VPC the provider creates may carry the user's name; it is found and deleted by it.
 func TestVPSieClusterNamedVPC(t *testing.T) {
 	g := NewWithT(t)

@@ -191,9 +191,10 @@ func TestVPSieClusterTerminalErrors(t *testing.T) {
 		{"unknown load balancer plan", func(vc *infrav1.VPSieCluster) {
 			vc.Spec.ControlPlaneLoadBalancer.Plan = "no-such-plan"
 		}, infrav1.LoadBalancerReadyCondition, "plan"},
-		{"no load balancer plan", func(vc *infrav1.VPSieCluster) {
+		{"no load balancer plan offered in the datacenter", func(vc *infrav1.VPSieCluster) {
 			vc.Spec.ControlPlaneLoadBalancer.Plan = ""
-		}, infrav1.LoadBalancerReadyCondition, "plan is required"},
+			vc.Spec.Datacenter = "dc000000-0000-4000-8000-000000000005" // the simulator's Singapore 1: no LBs
+		}, infrav1.LoadBalancerReadyCondition, "VPSie offers no load balancer plan in datacenter"},
 		{"VPC id that does not exist", func(vc *infrav1.VPSieCluster) {
 			vc.Spec.Network.VPC.ID = "99999"
 		}, infrav1.NetworkReadyCondition, "does not exist"},

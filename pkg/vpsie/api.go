@@ -57,6 +57,7 @@ type API interface {
 	UpdateLBRule(ctx context.Context, req UpdateLBRuleRequest) error
 	DeleteLBBackend(ctx context.Context, backendID string) error
 	ListPendingLoadBalancers(ctx context.Context) ([]PendingLoadBalancer, error)
+	ListLoadBalancerOffers(ctx context.Context, dcIdentifier string) ([]LBPlan, error)
 }
 
 var _ API = (*Client)(nil)

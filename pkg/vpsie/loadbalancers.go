@@ -202,3 +202,26 @@ func (c *Client) DeleteLBBackend(ctx context.Context, backendID string) error {
 func (c *Client) ListPendingLoadBalancers(ctx context.Context) ([]PendingLoadBalancer, error) {
 	return getList[PendingLoadBalancer](ctx, c, "ListPendingLoadBalancers", "/api/v2/lbs/pending")
 }
+
+// LBPlan is a load balancer plan offered in a datacenter (POST /api/v1/lb/offers).
+type LBPlan struct {
+	Identifier  String `json:"identifier"`
+	Nickname    String `json:"nickname"`
+	Price       Float  `json:"price"`
+	Connections Int    `json:"connections"`
+}
+
+// ListLoadBalancerOffers returns the load balancer plans offered in a datacenter. It only reads, so it is
+// retried like a GET although it is a POST.
+func (c *Client) ListLoadBalancerOffers(ctx context.Context, dcIdentifier string) ([]LBPlan, error) {
+	res, err := c.do(ctx, request{op: "ListLoadBalancerOffers", method: http.MethodPost, path: "/api/v1/lb/offers",
+		body: map[string]string{"dcIdentifier": dcIdentifier}, idempotent: true, notFoundIsTerminal: true})
+	if err != nil {
+		return nil, err
+	}
+	offers, _, err := decodeList[LBPlan]("ListLoadBalancerOffers", res)
+	if err != nil {
+		return nil, c.fail(asError(err))
+	}
+	return offers, nil
+}

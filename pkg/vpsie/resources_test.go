@@ -319,3 +319,19 @@ func TestListErrorsPropagate(t *testing.T) {
 		g.Expect(call()).To(HaveOccurred()) // unrouted: the fake answers 404
 	}
 }
+
+func TestListLoadBalancerOffers(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeAPI(t)
+	f.reply("POST /api/v1/lb/offers", 200,
+		`{"error":false,"data":[{"id":1,"identifier":"lbp-1","nickname":"lb-small","price":"10.5","connections":"5000"}],"total":1}`)
+	c, _ := newTestClient(t, f)
+	offers, err := c.ListLoadBalancerOffers(context.Background(), "dc-1")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(offers).To(Equal([]LBPlan{{Identifier: "lbp-1", Nickname: "lb-small", Price: 10.5, Connections: 5000}}))
+	g.Expect(f.requests("POST /api/v1/lb/offers")[0].JSON(t)).To(Equal(map[string]any{"dcIdentifier": "dc-1"}))
+
+	f.reply("POST /api/v1/lb/offers", 400, `{"error":true,"code":400,"message":"Invalid datacenter"}`)
+	_, err = c.ListLoadBalancerOffers(context.Background(), "nope")
+	g.Expect(IsTerminal(err)).To(BeTrue())
+}

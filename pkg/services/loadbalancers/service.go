@@ -121,10 +121,9 @@ func (s *Service) Reconcile(ctx context.Context) (Result, error) {
 
 func (s *Service) create(ctx context.Context, name string) (Result, error) {
 	spec := s.scope.VPSieCluster.Spec.ControlPlaneLoadBalancer
-	if spec.Plan == "" {
-		return Result{}, fmt.Errorf("%w: spec.controlPlaneLoadBalancer.plan is required: set the identifier of a VPSie load balancer "+
-			"plan offered in datacenter %s (see the VPSie console or POST /api/v1/lb/offers); this provider version does not pick one",
-			services.ErrTerminal, s.scope.Datacenter())
+	plan, err := s.plan(ctx)
+	if err != nil {
+		return Result{}, err
 	}
 	key := s.scope.Account.Key
 	st := &s.scope.VPSieCluster.Status.LoadBalancer
@@ -132,7 +131,7 @@ func (s *Service) create(ctx context.Context, name string) (Result, error) {
 	req := vpsie.CreateLoadBalancerRequest{
 		Name:               name,
 		Algorithm:          string(spec.EffectiveAlgorithm()),
-		ResourceIdentifier: spec.Plan,
+		ResourceIdentifier: plan,
 		DcIdentifier:       s.scope.Datacenter(),
 		Rules:              []vpsie.LBRuleSpec{{Scheme: "tcp", FrontPort: port, BackPort: port, Backends: []vpsie.BackendTarget{}}},
 	}
@@ -149,10 +148,26 @@ func (s *Service) create(ctx context.Context, name string) (Result, error) {
 			"name", name, "error", err.Error())
 		return s.waiting(infrav1.PendingReason, "the create call failed ("+err.Error()+"); looking for the load balancer before trying again"), nil
 	}
-	ctrl.LoggerFrom(ctx).Info("Created load balancer", "name", name, "plan", spec.Plan, "port", port)
+	ctrl.LoggerFrom(ctx).Info("Created load balancer", "name", name, "plan", plan, "port", port)
 	res := s.waiting(infrav1.PendingReason, "VPSie accepted the load balancer "+name+"; waiting for it to be listed")
 	res.Created = true
 	return res, nil
+}
+
+// plan is the load balancer plan: the spec's, or else the first VPSie offers in the cluster's datacenter.
+func (s *Service) plan(ctx context.Context) (string, error) {
+	if p := s.scope.VPSieCluster.Spec.ControlPlaneLoadBalancer.Plan; p != "" {
+		return p, nil
+	}
+	offers, err := s.scope.Account.API.ListLoadBalancerOffers(ctx, s.scope.Datacenter())
+	if err != nil {
+		return "", fmt.Errorf("listing the load balancer plans of datacenter %s: %w", s.scope.Datacenter(), err)
+	}
+	if len(offers) == 0 {
+		return "", fmt.Errorf("%w: VPSie offers no load balancer plan in datacenter %s: choose another datacenter, "+
+			"or disable the load balancer and give spec.controlPlaneEndpoint", services.ErrTerminal, s.scope.Datacenter())
+	}
+	return string(offers[0].Identifier), nil
 }
 
 // lookup lists the load balancers and reads the cluster's with its rules: the oldest with its name, so every
