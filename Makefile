@@ -17,6 +17,11 @@ LDFLAGS := -X github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie.Version=$
 # Client statement coverage the tests must keep (issue 2).
 CLIENT_COVERAGE_MIN ?= 85
 GO_TEST_FLAGS ?= -race -count=1
+# Release artifacts (make release-manifests): the version of the clusterctl repository in out/ and the
+# manager image's default (a variable, CAPV_IMAGE, in infrastructure-components.yaml).
+RELEASE_VERSION ?= v0.1.0
+IMAGE ?= vpsieinc/cluster-api-provider-vpsie
+RELEASE_DIR ?= out
 TEST_TIMEOUT ?= 40m
 
 .PHONY: help
@@ -55,8 +60,8 @@ verify: generate ## Check generated files are current, then gofmt, vet and lint.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: release-manifests
-release-manifests: ## clusterctl components, metadata and flavors into out/ (issue 4).
-	@echo "release-manifests: not implemented yet (issue 4: clusterctl packaging)"; exit 1
+release-manifests: ## clusterctl components, metadata, flavors and a local clusterctl repository into out/.
+	OUT_DIR=$(RELEASE_DIR) RELEASE_VERSION=$(RELEASE_VERSION) IMAGE=$(IMAGE) hack/release-manifests.sh
 
 .PHONY: demo
 demo: ## Run the whole provider against the simulator (issue 5).

@@ -1,0 +1,266 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package templates
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/version"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	clusterctlv1 "sigs.k8s.io/cluster-api/cmd/clusterctl/api/v1alpha3"
+	"sigs.k8s.io/cluster-api/cmd/clusterctl/client/cluster"
+	"sigs.k8s.io/cluster-api/cmd/clusterctl/client/config"
+	"sigs.k8s.io/cluster-api/cmd/clusterctl/client/repository"
+	utilyaml "sigs.k8s.io/cluster-api/util/yaml"
+)
+
+const (
+	releaseVersion = "v0.1.0"
+	providerLabel  = "cluster.x-k8s.io/provider"
+)
+
+// releaseManifests runs hack/release-manifests.sh (what `make release-manifests` runs) into a temporary folder.
+func releaseManifests(t *testing.T) string {
+	t.Helper()
+	out := t.TempDir()
+	cmd := exec.Command("hack/release-manifests.sh")
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), "OUT_DIR="+out, "RELEASE_VERSION="+releaseVersion, "IMAGE=vpsieinc/cluster-api-provider-vpsie")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("release-manifests: %v\n%s", err, b)
+	}
+	return out
+}
+
+// TestReleaseManifests checks out/ as `make release-manifests` writes it: the components clusterctl installs
+// (one Namespace, the container named manager, the provider label on everything, cert-manager certificates
+// for the webhooks, the ClusterRole aggregated into Cluster API's manager, the image as a variable), the
+// metadata, the flavors and the local clusterctl repository.
+func TestReleaseManifests(t *testing.T) {
+	g := NewWithT(t)
+	out := releaseManifests(t)
+
+	raw, err := os.ReadFile(filepath.Join(out, "infrastructure-components.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(raw)).To(ContainSubstring("image: ${CAPV_IMAGE:=vpsieinc/cluster-api-provider-vpsie:" + releaseVersion + "}"))
+	objs, err := utilyaml.ToUnstructured(raw)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	kinds := map[string][]unstructured.Unstructured{}
+	for _, o := range objs {
+		g.Expect(o.GetLabels()).To(HaveKeyWithValue(providerLabel, "infrastructure-vpsie"), "%s %s", o.GetKind(), o.GetName())
+		kinds[o.GetKind()] = append(kinds[o.GetKind()], o)
+		if o.GetNamespace() != "" {
+			g.Expect(o.GetNamespace()).To(Equal("capv-system"), "%s %s", o.GetKind(), o.GetName())
+		}
+	}
+	g.Expect(kinds["Namespace"]).To(HaveLen(1))
+	g.Expect(kinds["Namespace"][0].GetName()).To(Equal("capv-system"))
+
+	var crdNames []string
+	for _, crd := range kinds["CustomResourceDefinition"] {
+		crdNames = append(crdNames, crd.GetName())
+		g.Expect(crd.GetLabels()).To(HaveKeyWithValue("cluster.x-k8s.io/v1beta2", "v1alpha1"))
+	}
+	g.Expect(crdNames).To(ConsistOf(
+		"vpsieclusters.infrastructure.cluster.x-k8s.io", "vpsieclustertemplates.infrastructure.cluster.x-k8s.io",
+		"vpsiemachines.infrastructure.cluster.x-k8s.io", "vpsiemachinetemplates.infrastructure.cluster.x-k8s.io"))
+
+	g.Expect(kinds["Deployment"]).To(HaveLen(1))
+	containers, _, _ := unstructured.NestedSlice(kinds["Deployment"][0].Object, "spec", "template", "spec", "containers")
+	g.Expect(containers).To(HaveLen(1))
+	g.Expect(containers[0]).To(HaveKeyWithValue("name", "manager"))
+	args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+	g.Expect(args).To(ContainElement("--leader-elect"))
+
+	g.Expect(kinds["Certificate"]).To(HaveLen(1))
+	g.Expect(kinds["Issuer"]).To(HaveLen(1))
+	dns, _, _ := unstructured.NestedStringSlice(kinds["Certificate"][0].Object, "spec", "dnsNames")
+	g.Expect(dns).To(ContainElement("capv-webhook-service.capv-system.svc"))
+	for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
+		g.Expect(kinds[kind]).To(HaveLen(1))
+		g.Expect(kinds[kind][0].GetAnnotations()).To(HaveKeyWithValue("cert-manager.io/inject-ca-from", "capv-system/capv-serving-cert"))
+		hooks, _, _ := unstructured.NestedSlice(kinds[kind][0].Object, "webhooks")
+		for _, h := range hooks {
+			g.Expect(str(h.(map[string]any), "clientConfig", "service", "name")).To(Equal("capv-webhook-service"))
+			g.Expect(str(h.(map[string]any), "clientConfig", "service", "namespace")).To(Equal("capv-system"))
+		}
+	}
+	aggregated := 0
+	for _, cr := range kinds["ClusterRole"] {
+		if cr.GetLabels()["cluster.x-k8s.io/aggregate-to-manager"] == "true" {
+			aggregated++
+		}
+	}
+	g.Expect(aggregated).To(Equal(1))
+	g.Expect(kinds["Role"]).NotTo(BeEmpty(), "leader election")
+
+	for _, f := range []string{"metadata.yaml", "cluster-template.yaml", "cluster-template-autoscaler.yaml",
+		"cluster-template-topology.yaml", "cluster-template-without-lb.yaml", "clusterclass-vpsie.yaml", "clusterctl.yaml"} {
+		g.Expect(filepath.Join(out, f)).To(BeAnExistingFile())
+	}
+	repo := filepath.Join(out, "repo", "infrastructure-vpsie", releaseVersion)
+	for _, f := range []string{"infrastructure-components.yaml", "metadata.yaml", "cluster-template.yaml", "clusterclass-vpsie.yaml"} {
+		g.Expect(filepath.Join(repo, f)).To(BeAnExistingFile())
+	}
+}
+
+// TestClusterctlInit validates the release through clusterctl's own library, the code `clusterctl init
+// --infrastructure vpsie` runs: the provider is read from the local repository named by out/clusterctl.yaml
+// (versions, metadata, components with their variables, single target namespace, labels), and the
+// installer's validation runs against the local API server with Cluster API core's components (built from
+// the Cluster API module's config) queued too: one instance per provider, contracts compatible with the
+// core provider's (metadata.yaml: release series 0.1 -> v1beta2), CRD names following the naming scheme.
+//
+// A full `clusterctl init` cannot run here: it downloads cert-manager and the core, kubeadm bootstrap and
+// control-plane components from their release repositories (no network but the Go module proxy) and waits
+// for cert-manager to issue a certificate (there is no cert-manager controller). The library calls below are
+// init's validation without those two steps.
+func TestClusterctlInit(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	out := releaseManifests(t)
+
+	// A local repository for Cluster API core, from the module this repository builds against.
+	capiDir, err := moduleDir("sigs.k8s.io/cluster-api")
+	g.Expect(err).NotTo(HaveOccurred())
+	capiVersion := filepath.Base(capiDir)[strings.Index(filepath.Base(capiDir), "@")+1:]
+	coreRepo := filepath.Join(workDir, "repo", "cluster-api", capiVersion)
+	g.Expect(os.MkdirAll(coreRepo, 0o755)).To(Succeed())
+	kustomize := exec.Command("go", "tool", "-modfile=hack/tools/go.mod", "kustomize", "build", filepath.Join(capiDir, "core", "config", "default"))
+	kustomize.Dir = repoRoot()
+	core, err := kustomize.Output()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(os.WriteFile(filepath.Join(coreRepo, "core-components.yaml"), core, 0o600)).To(Succeed())
+	md, err := os.ReadFile(filepath.Join(capiDir, "metadata.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(os.WriteFile(filepath.Join(coreRepo, "metadata.yaml"), md, 0o600)).To(Succeed())
+
+	ourConfig, err := os.ReadFile(filepath.Join(out, "clusterctl.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	cfgFile := filepath.Join(t.TempDir(), "clusterctl.yaml")
+	cfgText := string(ourConfig) + "- name: cluster-api\n  type: CoreProvider\n  url: file://" + filepath.Join(coreRepo, "core-components.yaml") + "\n"
+	g.Expect(os.WriteFile(cfgFile, []byte(cfgText), 0o600)).To(Succeed())
+
+	cfg, err := config.New(ctx, cfgFile)
+	g.Expect(err).NotTo(HaveOccurred())
+	vpsie, err := cfg.Providers().Get("vpsie", clusterctlv1.InfrastructureProviderType)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(vpsie.ManifestLabel()).To(Equal("infrastructure-vpsie"))
+
+	repo, err := repository.New(ctx, vpsie, cfg)
+	g.Expect(err).NotTo(HaveOccurred())
+	versions, err := repo.GetVersions(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(versions).To(ContainElement(releaseVersion))
+	meta, err := repo.Metadata(releaseVersion).Get(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	series := meta.GetReleaseSeriesForVersion(mustSemver(t, releaseVersion))
+	g.Expect(series).NotTo(BeNil())
+	g.Expect(series.Contract).To(Equal("v1beta2"))
+
+	// clusterctl accepts only fully qualified image names (with a registry), and the release names none: the
+	// default image is rejected, so CAPV_IMAGE must be set at init (docs/getting-started.md says so).
+	_, err = repo.Components().Get(ctx, repository.ComponentsOptions{Version: releaseVersion})
+	g.Expect(err).To(MatchError(ContainSubstring("must be canonical")))
+	image := "localhost/vpsieinc/cluster-api-provider-vpsie:" + releaseVersion
+	t.Setenv("CAPV_IMAGE", image)
+	comps, err := repo.Components().Get(ctx, repository.ComponentsOptions{Version: releaseVersion})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(comps.TargetNamespace()).To(Equal("capv-system"))
+	g.Expect(comps.Variables()).To(ContainElements("CAPV_IMAGE", "CAPV_DIAGNOSTICS_ADDRESS", "CAPV_INSECURE_DIAGNOSTICS"))
+	g.Expect(comps.Images()).To(ConsistOf(image))
+	for _, o := range comps.Objs() {
+		g.Expect(o.GetLabels()).To(HaveKeyWithValue("clusterctl.cluster.x-k8s.io", ""), "%s %s", o.GetKind(), o.GetName())
+	}
+
+	coreProvider, err := cfg.Providers().Get("cluster-api", clusterctlv1.CoreProviderType)
+	g.Expect(err).NotTo(HaveOccurred())
+	coreRepoClient, err := repository.New(ctx, coreProvider, cfg)
+	g.Expect(err).NotTo(HaveOccurred())
+	coreComps, err := coreRepoClient.Components().Get(ctx, repository.ComponentsOptions{Version: capiVersion})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	kubeconfig := writeKubeconfig(t)
+	mgmt := cluster.New(cluster.Kubeconfig{Path: kubeconfig}, cfg)
+	g.Expect(mgmt.ProviderInventory().EnsureCustomResourceDefinitions(ctx)).To(Succeed())
+	installer := mgmt.ProviderInstaller()
+	installer.Add(coreComps)
+	installer.Add(comps)
+	g.Expect(installer.Validate(ctx)).To(Succeed())
+}
+
+func mustSemver(t *testing.T, v string) *version.Version {
+	t.Helper()
+	parsed, err := version.ParseSemantic(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parsed
+}
+
+// writeKubeconfig writes a kubeconfig for the local control plane.
+func writeKubeconfig(t *testing.T) string {
+	t.Helper()
+	c := env.Config
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.CAData}
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: c.CertData, ClientKeyData: c.KeyData, Token: c.BearerToken}
+	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
+	kc.CurrentContext = "envtest"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestGenerateFromLocalRepository: with out/clusterctl.yaml, `clusterctl generate cluster --infrastructure
+// vpsie:<version> --flavor <flavor>` finds every flavor in the local repository, and the topology flavor brings
+// the ClusterClass along.
+func TestGenerateFromLocalRepository(t *testing.T) {
+	out := releaseManifests(t)
+	env := exampleEnv(t)
+	for flavor := range flavors {
+		t.Run(flavor, func(t *testing.T) {
+			g := NewWithT(t)
+			args := []string{"generate", "cluster", "capv-repo", "--config", filepath.Join(out, "clusterctl.yaml"),
+				"--infrastructure", "vpsie:" + releaseVersion, "--target-namespace", "default",
+				"--kubernetes-version", "v1.34.1", "--worker-machine-count", "1"}
+			if flavor != "default" {
+				args = append(args, "--flavor", flavor)
+			}
+			rendered, err := clusterctl(env, args...)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(rendered).NotTo(ContainSubstring("${"))
+			objs, err := utilyaml.ToUnstructured([]byte(rendered))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(find(objs, "Cluster")).NotTo(BeNil())
+			if flavor == "topology" {
+				g.Expect(find(objs, "ClusterClass")).NotTo(BeNil())
+			}
+		})
+	}
+}
