@@ -63,9 +63,15 @@ verify: generate ## Check generated files are current, then gofmt, vet and lint.
 release-manifests: ## clusterctl components, metadata, flavors and a local clusterctl repository into out/.
 	OUT_DIR=$(RELEASE_DIR) RELEASE_VERSION=$(RELEASE_VERSION) IMAGE=$(IMAGE) hack/release-manifests.sh
 
+.PHONY: test-e2e
+test-e2e: ## Run only the end-to-end scenarios (test/e2e: CAPI core + the provider's manager + the simulator).
+	assets="$$(hack/kube-assets.sh)"; \
+	KUBEBUILDER_ASSETS="$$assets" go test -count=1 -timeout $(TEST_TIMEOUT) -v ./test/e2e/...
+
 .PHONY: demo
-demo: ## Run the whole provider against the simulator (issue 5).
-	@echo "demo: not implemented yet (issue 5: cloud-free end-to-end and demo)"; exit 1
+demo: ## Run the whole provider against the simulator: a cluster scaled up and down, with progress and a summary.
+	assets="$$(hack/kube-assets.sh)"; \
+	KUBEBUILDER_ASSETS="$$assets" go run ./test/e2e/cmd/demo
 
 .PHONY: clean
 clean: ## Remove build output (not the kube-assets cache).

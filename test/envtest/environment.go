@@ -170,3 +170,25 @@ func ClusterAPICRDPath() (string, error) {
 	}
 	return path, nil
 }
+
+// WebhookInstallOptions are envtest's webhook settings after Start: the local serving host, port and
+// certificate folder, and the CA that signed that certificate. Another process (e.g. the provider's manager
+// in the end-to-end tests) can serve webhooks with that certificate (valid for 127.0.0.1).
+func (e *Environment) WebhookInstallOptions() envtest.WebhookInstallOptions {
+	return e.env.WebhookInstallOptions
+}
+
+// KubeConfig is a kubeconfig file's content that reaches the control plane as an administrator.
+func (e *Environment) KubeConfig() []byte {
+	return e.env.KubeConfig
+}
+
+// ClusterAPIWebhookPath is core/config/webhook/manifests.yaml of the Cluster API module: the core
+// webhooks' configurations, for environments that run Cluster API's webhooks too.
+func ClusterAPIWebhookPath() (string, error) {
+	crds, err := ClusterAPICRDPath()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(crds, "..", "..", "webhook", "manifests.yaml"), nil
+}

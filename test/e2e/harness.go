@@ -1,0 +1,353 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package e2e is the cloud-free end-to-end harness: a management cluster made of a local kube-apiserver and
+// etcd (test/envtest), Cluster API's core controllers and webhooks (in-process, see capi.go), this provider's
+// manager as its own process (built from this repository, see provider.go) and the VPSie simulator, which
+// registers a Node in the workload cluster (the same API server) whenever it boots a server. The scenarios
+// are the package's tests; cmd/demo reuses the harness.
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/test/envtest"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/test/vpsiesim"
+)
+
+// Credentials the simulator accepts; the harness puts them in every cluster's credentials Secret.
+const (
+	SimToken    = "e2e-token"
+	SimPassword = "e2e-account-password"
+)
+
+// Options tune a Harness.
+type Options struct {
+	// BootDelay is how long a server stays pending in the simulator (default 500ms).
+	BootDelay time.Duration
+	// ProviderLog receives the provider manager's output (default: a file in the work folder).
+	ProviderLog io.Writer
+	// Logf reports the harness's own events (default: discarded).
+	Logf func(format string, args ...any)
+}
+
+// Harness is a running management cluster with the simulator behind it.
+type Harness struct {
+	Env      *envtest.Environment
+	Client   client.Client
+	Sim      *vpsiesim.Server
+	Provider *Provider
+	// KubeconfigPath reaches the management (and workload) API server as an administrator.
+	KubeconfigPath string
+	// WorkDir holds the provider's binary, kubeconfig, certificates and log; removed by Stop.
+	WorkDir string
+
+	logf      func(format string, args ...any)
+	cancel    context.CancelFunc
+	capiDone  <-chan struct{}
+	mu        sync.Mutex
+	kubeletID map[string]bool // namespace -> the "kubelet" sets spec.providerID (default true)
+}
+
+// Start brings the whole management cluster up. Stop it with Stop, also after an error-free partial start.
+func Start(opts Options) (h *Harness, err error) {
+	if opts.BootDelay == 0 {
+		opts.BootDelay = 500 * time.Millisecond
+	}
+	h = &Harness{logf: opts.Logf, kubeletID: map[string]bool{}}
+	if h.logf == nil {
+		h.logf = func(string, ...any) {}
+	}
+	defer func() {
+		if err != nil {
+			h.Stop()
+			h = nil
+		}
+	}()
+	if h.WorkDir, err = os.MkdirTemp("", "capv-e2e-"); err != nil {
+		return h, err
+	}
+
+	// The provider builds while the control plane starts.
+	built := make(chan error, 1)
+	binary := filepath.Join(h.WorkDir, "manager")
+	go func() { built <- buildProvider(binary) }()
+
+	capiHooks, err := envtest.ClusterAPIWebhookPath()
+	if err != nil {
+		return h, err
+	}
+	h.logf("starting the local control plane (kube-apiserver, etcd)")
+	if h.Env, err = envtest.Start(envtest.Options{
+		CRDDirectoryPaths: []string{envtest.ProviderCRDPath()},
+		AddToScheme:       []func(*kruntime.Scheme) error{infrav1.AddToScheme},
+		WebhookPaths:      []string{capiHooks},
+	}); err != nil {
+		return h, err
+	}
+	h.Client = h.Env.Client
+	h.KubeconfigPath = filepath.Join(h.WorkDir, "kubeconfig")
+	if err := os.WriteFile(h.KubeconfigPath, h.Env.KubeConfig(), 0o600); err != nil {
+		return h, err
+	}
+
+	h.logf("starting Cluster API core controllers and webhooks (in-process)")
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	scheme, err := capiScheme(h.Env.Scheme)
+	if err != nil {
+		return h, err
+	}
+	if h.capiDone, err = startCAPI(ctx, h.Env.Config, scheme, h.Env.WebhookServerOptions()); err != nil {
+		return h, err
+	}
+
+	h.Sim = vpsiesim.NewServer(vpsiesim.Options{
+		Tokens: []string{SimToken}, AccountPassword: SimPassword,
+		BootDelay: opts.BootDelay, LBPendingDelay: 300 * time.Millisecond, Seed: 1,
+	})
+	h.Sim.OnVMBoot(h.registerNode)
+	h.Sim.OnVMDelete(h.unregisterNode)
+	h.logf("VPSie simulator at %s", h.Sim.URL)
+
+	if err := <-built; err != nil {
+		return h, err
+	}
+	h.logf("starting the provider's manager (%s)", binary)
+	if h.Provider, err = newProvider(binary, h, opts.ProviderLog); err != nil {
+		return h, err
+	}
+	if err := h.Provider.Start(); err != nil {
+		return h, err
+	}
+	if err := h.installProviderWebhooks(); err != nil {
+		return h, err
+	}
+	if err := h.waitForWebhooks(); err != nil {
+		return h, err
+	}
+	return h, nil
+}
+
+// waitForWebhooks dry-runs objects served by both webhook servers until they answer.
+func (h *Harness) waitForWebhooks() error {
+	probeCluster := &clusterv1.Cluster{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "webhook-probe"},
+		Spec: clusterv1.ClusterSpec{InfrastructureRef: clusterv1.ContractVersionedObjectReference{
+			APIGroup: infrav1.GroupVersion.Group, Kind: "VPSieCluster", Name: "webhook-probe",
+		}},
+	}
+	if err := h.Env.WaitForWebhooks(probeCluster); err != nil {
+		return fmt.Errorf("cluster API webhooks: %w", err)
+	}
+	probe := &infrav1.VPSieMachineTemplate{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "webhook-probe"}}
+	probe.Spec.Template.Spec.Plan = vpsiesim.DefaultPlan
+	probe.Spec.Template.Spec.Image = vpsiesim.DefaultImage
+	if err := h.Env.WaitForWebhooks(probe); err != nil {
+		return fmt.Errorf("provider webhooks: %w (provider log: %s)", err, h.Provider.LogPath)
+	}
+	return nil
+}
+
+// Stop shuts everything down and removes the work folder. It is safe on a partly started harness.
+func (h *Harness) Stop() {
+	if h.Provider != nil {
+		h.Provider.Stop()
+	}
+	if h.cancel != nil {
+		h.cancel()
+		if h.capiDone != nil {
+			<-h.capiDone
+		}
+	}
+	if h.Sim != nil {
+		h.Sim.Close()
+	}
+	if h.Env != nil {
+		_ = h.Env.Stop()
+	}
+	if h.WorkDir != "" {
+		_ = os.RemoveAll(h.WorkDir)
+	}
+}
+
+// SetKubeletSetsProviderID chooses, for servers of clusters in namespace, whether the simulated kubelet
+// registers its Node with spec.providerID (true, the default) or leaves it empty for the provider to set.
+func (h *Harness) SetKubeletSetsProviderID(namespace string, set bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.kubeletID[namespace] = set
+}
+
+func (h *Harness) kubeletSetsProviderID(namespace string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	set, ok := h.kubeletID[namespace]
+	return !ok || set
+}
+
+// vmNamespace is the namespace of the cluster a server belongs to, from its ownership tag.
+func vmNamespace(vm vpsiesim.VM) string {
+	for _, t := range vm.Tags {
+		if rest, ok := strings.CutPrefix(t, scope.TagCluster); ok {
+			ns, _, _ := strings.Cut(rest, "/")
+			return ns
+		}
+	}
+	return ""
+}
+
+// registerNode plays the kubelet of a server that just booted: it registers a Ready Node named after the
+// server's hostname, with the server's addresses.
+func (h *Harness) registerNode(vm vpsiesim.VM) {
+	ctx := context.Background()
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
+		Name:   vm.Hostname,
+		Labels: map[string]string{corev1.LabelHostname: vm.Hostname, "e2e.capv/simulated": "true"},
+	}}
+	if h.kubeletSetsProviderID(vmNamespace(vm)) {
+		node.Spec.ProviderID = infrav1.ProviderIDPrefix + vm.Identifier
+	}
+	if err := h.Client.Create(ctx, node); err != nil && !apierrors.IsAlreadyExists(err) {
+		h.logf("registering Node %s: %v", vm.Hostname, err)
+		return
+	}
+	addresses := []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: vm.Hostname}}
+	if vm.PrivateIP != "" {
+		addresses = append(addresses, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: vm.PrivateIP})
+	}
+	if vm.PublicIPv4 != "" {
+		addresses = append(addresses, corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: vm.PublicIPv4})
+	}
+	node.Status = corev1.NodeStatus{
+		Addresses:  addresses,
+		Conditions: []corev1.NodeCondition{nodeReady(corev1.ConditionTrue, "KubeletReady")},
+		NodeInfo:   corev1.NodeSystemInfo{Architecture: "amd64", OperatingSystem: "linux", KubeletVersion: "v1.36.3"},
+	}
+	if err := h.Client.Status().Update(ctx, node); err != nil {
+		h.logf("reporting Node %s Ready: %v", vm.Hostname, err)
+	}
+}
+
+func nodeReady(status corev1.ConditionStatus, reason string) corev1.NodeCondition {
+	now := metav1.Now()
+	return corev1.NodeCondition{
+		Type: corev1.NodeReady, Status: status, Reason: reason, LastHeartbeatTime: now, LastTransitionTime: now,
+	}
+}
+
+// unregisterNode follows a server that is gone: deleted through the API, its Node goes (Cluster API usually
+// deleted it already); vanished behind the API's back, its kubelet stops posting status, so the Node turns
+// Ready=Unknown as the node lifecycle controller would report it.
+func (h *Harness) unregisterNode(vm vpsiesim.VM) {
+	ctx := context.Background()
+	node := &corev1.Node{}
+	if err := h.Client.Get(ctx, client.ObjectKey{Name: vm.Hostname}, node); err != nil {
+		return
+	}
+	if vm.State == vpsiesim.VMVanished {
+		node.Status.Conditions = []corev1.NodeCondition{nodeReady(corev1.ConditionUnknown, "NodeStatusUnknown")}
+		if err := h.Client.Status().Update(ctx, node); err != nil {
+			h.logf("marking Node %s unreachable: %v", vm.Hostname, err)
+		}
+		return
+	}
+	if err := h.Client.Delete(ctx, node); err != nil && !apierrors.IsNotFound(err) {
+		h.logf("removing Node %s: %v", vm.Hostname, err)
+	}
+}
+
+// ClusterVMs are the simulator's live servers (pending ones included) of a cluster.
+func (h *Harness) ClusterVMs(namespace, cluster string) []vpsiesim.VM {
+	tag := scope.TagCluster + namespace + "/" + cluster
+	var out []vpsiesim.VM
+	for _, vm := range h.Sim.VMs() {
+		if vm.Live() && hasTag(vm.Tags, tag) {
+			out = append(out, vm)
+		}
+	}
+	return out
+}
+
+func hasTag(tags []string, tag string) bool {
+	for _, t := range tags {
+		if t == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// errTimeout is what Poll returns when the condition never held.
+var errTimeout = errors.New("timed out")
+
+// Poll calls cond every interval until it returns true, an error, or timeout passes. The last error message
+// cond gave through its string result is part of the timeout error.
+func Poll(ctx context.Context, timeout time.Duration, cond func(ctx context.Context) (bool, string, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	last := ""
+	for {
+		ok, why, err := cond(ctx)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		last = why
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w after %s: %s", errTimeout, timeout, last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// How long the harness waits for Cluster API and the provider to converge.
+const (
+	timeoutShort = 30 * time.Second
+	timeoutLong  = 3 * time.Minute
+)
+
+// ClusterDeletedVMs are the simulator's servers of a cluster that are gone (deleted or vanished).
+func (h *Harness) ClusterDeletedVMs(namespace, cluster string) []vpsiesim.VM {
+	tag := scope.TagCluster + namespace + "/" + cluster
+	var out []vpsiesim.VM
+	for _, vm := range h.Sim.DeletedVMs() {
+		if hasTag(vm.Tags, tag) {
+			out = append(out, vm)
+		}
+	}
+	return out
+}

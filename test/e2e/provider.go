@@ -1,0 +1,218 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package e2e
+
+// The provider's manager as its own process: built from this repository, pointed at the local API server
+// with an administrator kubeconfig and at the simulator, serving its webhooks on a free local port with
+// envtest's serving certificate. Its webhook configurations are config/webhook/manifests.yaml with the
+// service reference replaced by that URL.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/vpsieinc/cluster-api-provider-vpsie/test/envtest"
+)
+
+// repoRoot is the root of this repository.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// buildProvider builds the manager (main.go) into binary; with a warm build cache it takes seconds.
+func buildProvider(binary string) error {
+	cmd := exec.Command("go", "build", "-o", binary, ".")
+	cmd.Dir = repoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the provider's manager: %w\n%s", err, out)
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Provider is the provider's manager process. It can be killed and started again (same flags, same port).
+type Provider struct {
+	LogPath     string
+	WebhookPort int
+	binary      string
+	args        []string
+	log         io.Writer
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	starts int
+}
+
+func newProvider(binary string, h *Harness, log io.Writer) (*Provider, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p := &Provider{binary: binary, WebhookPort: port, log: log, LogPath: filepath.Join(h.WorkDir, "provider.log")}
+	p.args = []string{
+		"--kubeconfig", h.KubeconfigPath,
+		"--vpsie-api-url", h.Sim.URL,
+		"--webhook-port", strconv.Itoa(port),
+		"--webhook-cert-dir", h.Env.WebhookInstallOptions().LocalServingCertDir,
+		"--insecure-diagnostics", "--diagnostics-address", "127.0.0.1:0",
+		"--health-addr", "127.0.0.1:0",
+		"--server-poll-window", "1s",
+		"--vpsie-api-requests-per-minute", "60000", "--vpsie-api-burst", "1000",
+		"--graceful-shutdown-timeout", "5s",
+	}
+	if log == nil {
+		f, err := os.Create(p.LogPath)
+		if err != nil {
+			return nil, err
+		}
+		p.log = f
+	}
+	return p, nil
+}
+
+// Start runs the manager; it does not wait for it to be ready.
+func (p *Provider) Start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil {
+		return fmt.Errorf("the provider's manager is already running")
+	}
+	cmd := exec.Command(p.binary, p.args...)
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the provider's manager: %w", err)
+	}
+	p.starts++
+	_, _ = fmt.Fprintf(p.log, "=== e2e harness: manager started (start #%d, pid %d)\n", p.starts, cmd.Process.Pid)
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	p.cmd, p.exited = cmd, exited
+	return nil
+}
+
+// Kill ends the manager at once (SIGKILL), as a crashed or evicted pod would, and waits until it is gone.
+func (p *Provider) Kill() { p.end(syscall.SIGKILL, 0) }
+
+// Stop asks the manager to shut down (SIGTERM), killing it if it has not stopped within 10 seconds.
+func (p *Provider) Stop() { p.end(syscall.SIGTERM, 10*time.Second) }
+
+func (p *Provider) end(sig syscall.Signal, grace time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.exited:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+	_, _ = fmt.Fprintf(p.log, "=== e2e harness: manager stopped (%s)\n", sig)
+	p.cmd = nil
+}
+
+// LogTail is the end of the manager's log file (empty when the log goes elsewhere).
+func (p *Provider) LogTail(lines int) string {
+	b, err := os.ReadFile(p.LogPath)
+	if err != nil {
+		return ""
+	}
+	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+// installProviderWebhooks installs config/webhook/manifests.yaml, pointed at the provider process.
+func (h *Harness) installProviderWebhooks() error {
+	raw, err := os.ReadFile(filepath.Join(envtest.ProviderWebhookPath(), "manifests.yaml"))
+	if err != nil {
+		return err
+	}
+	ca := h.Env.WebhookInstallOptions().LocalServingCAData
+	base := fmt.Sprintf("https://127.0.0.1:%d", h.Provider.WebhookPort)
+	point := func(c *admissionv1.WebhookClientConfig) {
+		url := base
+		if c.Service != nil && c.Service.Path != nil {
+			url += *c.Service.Path
+		}
+		*c = admissionv1.WebhookClientConfig{URL: &url, CABundle: ca}
+	}
+	ctx := context.Background()
+	for _, doc := range strings.Split(string(raw), "\n---") {
+		var meta struct{ Kind string }
+		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+			return err
+		}
+		switch meta.Kind {
+		case "MutatingWebhookConfiguration":
+			cfg := &admissionv1.MutatingWebhookConfiguration{}
+			if err := yaml.Unmarshal([]byte(doc), cfg); err != nil {
+				return err
+			}
+			// Cluster API's configurations (installed by envtest) carry the same generated names.
+			cfg.Name = "capv-" + cfg.Name
+			for i := range cfg.Webhooks {
+				point(&cfg.Webhooks[i].ClientConfig)
+			}
+			if err := h.Client.Create(ctx, cfg); err != nil {
+				return fmt.Errorf("installing the provider's webhooks: %w", err)
+			}
+		case "ValidatingWebhookConfiguration":
+			cfg := &admissionv1.ValidatingWebhookConfiguration{}
+			if err := yaml.Unmarshal([]byte(doc), cfg); err != nil {
+				return err
+			}
+			cfg.Name = "capv-" + cfg.Name
+			for i := range cfg.Webhooks {
+				point(&cfg.Webhooks[i].ClientConfig)
+			}
+			if err := h.Client.Create(ctx, cfg); err != nil {
+				return fmt.Errorf("installing the provider's webhooks: %w", err)
+			}
+		}
+	}
+	return nil
+}
