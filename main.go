@@ -47,7 +47,9 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/controllers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/metrics"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/loadbalancers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/servers"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/vpcs"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/webhooks"
 )
@@ -78,6 +80,10 @@ type options struct {
 	requestsPerMinute float64
 	apiBurst          int
 	pollWindow        time.Duration
+
+	serverPollInterval          time.Duration
+	runningServerCheckInterval  time.Duration
+	clusterResourcePollInterval time.Duration
 }
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
@@ -118,6 +124,21 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.apiBurst, "vpsie-api-burst", 10, "VPSie API requests that may go at once above the steady rate.")
 	fs.DurationVar(&o.pollWindow, "server-poll-window", servers.DefaultPollWindow,
 		"How long one VM list serves every machine of an account waiting for its server.")
+	fs.DurationVar(&o.serverPollInterval, "server-poll-interval", servers.PollInterval,
+		"How often a machine waiting for its server to be created, boot or go away looks again.")
+	fs.DurationVar(&o.runningServerCheckInterval, "running-server-check-interval", servers.RunningPollInterval,
+		"How often a provisioned machine checks that its server still exists and runs.")
+	fs.DurationVar(&o.clusterResourcePollInterval, "cluster-resource-poll-interval", loadbalancers.PollInterval,
+		"How often a cluster waiting for its load balancer, its VPC or their deletion looks again.")
+}
+
+// applyPollIntervals sets the services' wait times from the flags.
+func (o *options) applyPollIntervals() {
+	servers.PollInterval, servers.DeletePollInterval = o.serverPollInterval, o.serverPollInterval
+	servers.RunningPollInterval = o.runningServerCheckInterval
+	loadbalancers.PollInterval, loadbalancers.DeletePollInterval = o.clusterResourcePollInterval, o.clusterResourcePollInterval
+	vpcs.PollInterval, vpcs.DeletePollInterval = o.clusterResourcePollInterval, o.clusterResourcePollInterval
+	controllers.MachinesGonePollInterval = o.clusterResourcePollInterval
 }
 
 func main() {
@@ -193,6 +214,7 @@ func run(opts *options) error {
 	}
 
 	ctx := ctrl.SetupSignalHandler()
+	opts.applyPollIntervals()
 	if err := setupReconcilers(ctx, mgr, opts); err != nil {
 		return err
 	}

@@ -95,6 +95,8 @@ func newProvider(binary string, h *Harness, log io.Writer) (*Provider, error) {
 		"--insecure-diagnostics", "--diagnostics-address", "127.0.0.1:0",
 		"--health-addr", "127.0.0.1:0",
 		"--server-poll-window", "1s",
+		// Short waits: the simulator answers in milliseconds, production waits are for the real cloud.
+		"--server-poll-interval", "1s", "--running-server-check-interval", "2s", "--cluster-resource-poll-interval", "1s",
 		"--vpsie-api-requests-per-minute", "60000", "--vpsie-api-burst", "1000",
 		"--graceful-shutdown-timeout", "5s",
 	}
