@@ -24,8 +24,10 @@ import (
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/test/vpsiesim"
 )
 
@@ -127,7 +129,9 @@ func TestVanishedServerIsReplaced(t *testing.T) {
 				clusterv1.MachineDeploymentNameLabel: md.Name,
 			}},
 			Checks: clusterv1.MachineHealthCheckChecks{UnhealthyNodeConditions: []clusterv1.UnhealthyNodeCondition{{
-				Type: "Ready", Status: "Unknown", TimeoutSeconds: ptrInt32(5),
+				// Long enough for the provider's running-server check (every 2s here) to report the server
+				// gone before remediation deletes the Machine; the watch below sees it either way.
+				Type: "Ready", Status: "Unknown", TimeoutSeconds: ptrInt32(10),
 			}}},
 		},
 	}
@@ -135,7 +139,17 @@ func TestVanishedServerIsReplaced(t *testing.T) {
 
 	victim := machines[0]
 	id := victim.Spec.ProviderID[len("vpsie://"):]
+	// Watch the victim's VPSieMachine from before the server vanishes, so no status update is missed.
+	notFound := watchServerNotFound(s, victim.Spec.InfrastructureRef.Name)
+	vanished := time.Now()
 	s.g.Expect(h.Sim.VanishVM(id)).To(Succeed())
+	select {
+	case cond := <-notFound:
+		t.Logf("ServerReady=False/%s %s after the server vanished: %s", cond.Reason,
+			time.Since(vanished).Round(100*time.Millisecond), cond.Message)
+	case <-time.After(time.Minute):
+		t.Fatalf("VPSieMachine %s never reported ServerReady=False reason %s", victim.Spec.InfrastructureRef.Name, infrav1.ServerNotFoundReason)
+	}
 
 	s.g.Eventually(func(g Gomega) {
 		left, err := h.Machines(context.Background(), c, md.Name)
@@ -157,3 +171,31 @@ func TestVanishedServerIsReplaced(t *testing.T) {
 }
 
 func ptrInt32(v int32) *int32 { return &v }
+
+// watchServerNotFound watches the VPSieMachine name in the scenario's namespace and sends its ServerReady
+// condition once it is False with reason ServerNotFound. The watch is established before it returns.
+func watchServerNotFound(s *scenario, name string) <-chan metav1.Condition {
+	wc, err := client.NewWithWatch(h.Env.Config, client.Options{Scheme: h.Env.Scheme})
+	s.g.Expect(err).NotTo(HaveOccurred())
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.t.Cleanup(cancel)
+	w, err := wc.Watch(ctx, &infrav1.VPSieMachineList{}, client.InNamespace(s.ns),
+		client.MatchingFields{"metadata.name": name})
+	s.g.Expect(err).NotTo(HaveOccurred())
+	found := make(chan metav1.Condition, 1)
+	go func() {
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			vm, ok := ev.Object.(*infrav1.VPSieMachine)
+			if !ok {
+				continue
+			}
+			if c := conditions.Get(vm, infrav1.ServerReadyCondition); c != nil &&
+				c.Status == metav1.ConditionFalse && c.Reason == infrav1.ServerNotFoundReason {
+				found <- *c
+				return
+			}
+		}
+	}()
+	return found
+}
