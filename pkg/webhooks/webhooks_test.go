@@ -30,8 +30,6 @@ import (
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/webhooks"
@@ -58,27 +56,14 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = env.Stop() }()
 
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:         env.Scheme,
-		Metrics:        metricsserver.Options{BindAddress: "0"},
-		WebhookServer:  webhook.NewServer(env.WebhookServerOptions()),
-		LeaderElection: false,
-	})
+	stop, err := env.StartManager(func(_ context.Context, mgr ctrl.Manager) error {
+		return webhooks.SetupWithManager(mgr)
+	}, validMachine("default", "webhook-probe"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := webhooks.SetupWithManager(mgr); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = mgr.Start(ctx) }()
-	if err := env.WaitForWebhooks(validMachine("default", "webhook-probe")); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer stop()
 	k8s = env.Client
 	return m.Run()
 }

@@ -33,8 +33,6 @@ import (
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/webhooks"
@@ -92,29 +90,17 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = env.Stop() }()
 
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:        env.Scheme,
-		Metrics:       metricsserver.Options{BindAddress: "0"},
-		WebhookServer: webhook.NewServer(env.WebhookServerOptions()),
-	})
+	probe := &infrav1.VPSieMachine{}
+	probe.Namespace, probe.Name = "default", "webhook-probe"
+	probe.Spec = infrav1.VPSieMachineSpec{Plan: "plan", Image: "image"}
+	stop, err := env.StartManager(func(_ context.Context, mgr ctrl.Manager) error {
+		return webhooks.SetupWithManager(mgr)
+	}, probe)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := webhooks.SetupWithManager(mgr); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = mgr.Start(ctx) }()
-	probe := &infrav1.VPSieMachine{}
-	probe.Namespace, probe.Name = "default", "webhook-probe"
-	probe.Spec = infrav1.VPSieMachineSpec{Plan: "plan", Image: "image"}
-	if err := env.WaitForWebhooks(probe); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer stop()
 	return m.Run()
 }
 
