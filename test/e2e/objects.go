@@ -28,6 +28,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
@@ -283,46 +284,17 @@ func (h *Harness) Leftovers(ctx context.Context, namespace string) ([]string, er
 		if err := h.Client.List(ctx, list, client.InNamespace(namespace)); err != nil {
 			return nil, err
 		}
-		items, err := metaItems(list)
+		items, err := meta.ExtractList(list)
 		if err != nil {
 			return nil, err
 		}
-		for _, o := range items {
-			left = append(left, fmt.Sprintf("%T %s (finalizers %v)", o, o.GetName(), o.GetFinalizers()))
+		for _, item := range items {
+			o, err := meta.Accessor(item)
+			if err != nil {
+				return nil, err
+			}
+			left = append(left, fmt.Sprintf("%T %s (finalizers %v)", item, o.GetName(), o.GetFinalizers()))
 		}
 	}
 	return left, nil
-}
-
-func metaItems(list client.ObjectList) ([]client.Object, error) {
-	var out []client.Object
-	switch l := list.(type) {
-	case *clusterv1.ClusterList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *clusterv1.MachineDeploymentList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *clusterv1.MachineSetList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *clusterv1.MachineList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *infrav1.VPSieClusterList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *infrav1.VPSieMachineList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	default:
-		return nil, fmt.Errorf("unexpected list %T", list)
-	}
-	return out, nil
 }
