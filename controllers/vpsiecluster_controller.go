@@ -219,7 +219,7 @@ const deletionHint = "; the VPSieCluster cannot delete its load balancer and VPC
 
 func (r *VPSieClusterReconciler) reconcileDelete(ctx context.Context, s *scope.ClusterScope, credErr error) (ctrl.Result, error) {
 	vc := s.VPSieCluster
-	if vc.Annotations[infrav1.SkipCloudCleanupAnnotation] == "true" {
+	if skipCloudCleanup(vc) {
 		ctrl.LoggerFrom(ctx).Info("Deleting without cloud cleanup, as the annotation asks; the load balancer and VPC, if any, stay in VPSie",
 			"name", s.ResourceName())
 		for _, t := range []string{infrav1.LoadBalancerReadyCondition, infrav1.NetworkReadyCondition} {

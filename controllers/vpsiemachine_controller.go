@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
 	"sigs.k8s.io/cluster-api/util"
@@ -118,13 +119,13 @@ func (r *VPSieMachineReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 		return ctrl.Result{}, err
 	}
-	log = log.WithValues("Machine", klogRef(machine))
+	log = log.WithValues("Machine", klog.KObj(machine))
 	cluster, err := util.GetClusterFromMetadata(ctx, r.Client, machine.ObjectMeta)
 	if err != nil {
 		log.Info("Machine has no cluster; waiting for the cluster-name label")
 		return ctrl.Result{}, nil
 	}
-	log = log.WithValues("Cluster", klogRef(cluster))
+	log = log.WithValues("Cluster", klog.KObj(cluster))
 	ctx = ctrl.LoggerInto(ctx, log)
 
 	if isPaused, requeue, err := paused.EnsurePausedCondition(ctx, r.Client, cluster, vm); err != nil || isPaused || requeue {
@@ -306,5 +307,3 @@ func skipCloudCleanup(objs ...client.Object) bool {
 	}
 	return false
 }
-
-func klogRef(o client.Object) string { return o.GetNamespace() + "/" + o.GetName() }
