@@ -246,7 +246,7 @@ func (s *Simulator) editTags(entity, identifier string, tags []string) (status i
 	switch entity {
 	case "vm", "server":
 		v := s.vms[identifier]
-		if v == nil || !v.listed() {
+		if v == nil || !v.shown(time.Now()) {
 			return http.StatusNotFound, msgVMNotFound
 		}
 		v.Tags, v.UpdatedAt = tags, time.Now()

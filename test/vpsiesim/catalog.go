@@ -327,7 +327,7 @@ func dcJSON(d Datacenter) map[string]any {
 // handleDatacenters serves GET /apps/v2/datacenter?offset=&limit=.
 func (s *Simulator) handleDatacenters(w http.ResponseWriter, r *http.Request) {
 	cat := &s.catalog
-	lo, hi := page(r, len(cat.Datacenters))
+	lo, hi := s.page(r, len(cat.Datacenters))
 	var out []map[string]any
 	for _, d := range cat.Datacenters[lo:hi] {
 		out = append(out, dcJSON(d))

@@ -226,8 +226,9 @@ type deleteStatistic struct {
 	Note   string `json:"note"`
 }
 
-// page applies ?offset=&limit= to a collection of n items. Missing or invalid values mean "everything".
-func page(r *http.Request, n int) (lo, hi int) {
+// pageBounds applies ?offset=&limit= to a collection of n items. Missing or invalid values mean "everything".
+// Handlers use Simulator.page, which adds Faults.PageCap.
+func pageBounds(r *http.Request, n int) (lo, hi int) {
 	q := r.URL.Query()
 	lo, hi = 0, n
 	if off, err := strconv.Atoi(q.Get("offset")); err == nil && off > 0 {

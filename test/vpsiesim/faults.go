@@ -71,46 +71,121 @@ type Faults struct {
 	// expires, every token issued by login so far. They are not stored (Faults() reports them false).
 	RevokeTokens bool `json:"revokeTokens,omitempty"`
 	ExpireTokens bool `json:"expireTokens,omitempty"`
-}
 
-type faultsJSON struct {
-	faultsAlias
-	RateLimitWindow any `json:"rateLimitWindow,omitempty"`
-	Latency         any `json:"latency,omitempty"`
+	// The hostile modes below reproduce what a real, eventually consistent API does to a client that trusts
+	// one read. Time-based ones are stamped on the object when the event happens (boot, delete, create, attach),
+	// so changing them later affects later events only.
+
+	// ListGap hides a VM that just left /vm/pending from every view for this long: it is in neither the
+	// pending queue nor GET /vm, and GET /vm/{identifier} (like every call naming it) answers as for a VM that
+	// does not exist yet.
+	ListGap time.Duration `json:"listGap,omitempty"`
+	// ListLag makes the lists (GET /vm, GET /api/v1/lb/all, GET /apps/v2/vpc) show membership as it was this
+	// long ago: a new object is listed ListLag after it appeared (for VMs: after ListGap), a deleted or vanished
+	// one stays listed, as it was last seen, for ListLag after it went. Gets by id tell the truth.
+	ListLag time.Duration `json:"listLag,omitempty"`
+	// PageCap, when > 0, is the most items one page of a paged list holds whatever limit asks (total still
+	// counts everything): a client that stops at the first short page misses items.
+	PageCap int `json:"pageCap,omitempty"`
+	// AsyncVPCAttach makes POST /vm/add/vpc answer success at once while the VM joins the VPC (gets its
+	// private IP) only after this delay.
+	AsyncVPCAttach time.Duration `json:"asyncVPCAttach,omitempty"`
+	// AlreadyAttachedError answers an attach to the VPC the VM is already in (or joining) HTTP 200
+	// {"error":true,"code":400,"message":"VM is already attached to this VPC"} instead of a plain 400.
+	AlreadyAttachedError bool `json:"alreadyAttachedError,omitempty"`
+	// PendingLag keeps a created VM or load balancer out of its pending queue (and of every list) for this
+	// long after the create call; its pending time (BootDelay, LBPendingDelay) starts after it.
+	PendingLag time.Duration `json:"pendingLag,omitempty"`
+	// RateLimitNoRetryAfter sends the RateLimit fault's 429 without a Retry-After header.
+	RateLimitNoRetryAfter bool `json:"rateLimitNoRetryAfter,omitempty"`
+	// MissingRoutes are request-count keys answered as if the route did not exist on this account's API:
+	// HTTP 404 {"error":true,"code":404,"message":"Not found","stack":""}, exactly like an unmatched route.
+	MissingRoutes []string `json:"missingRoutes,omitempty"`
+	// LostAnswerRate is the share (0..1) of mutating requests (POST/PUT/DELETE, except login and the read-only
+	// POSTs /apps/v2/resources and /api/v1/lb/offers) that are fully processed and then lose their answer: the
+	// connection is closed without a response. LostAnswerNext does that to the next N, deterministically.
+	LostAnswerRate float64 `json:"lostAnswerRate,omitempty"`
+	LostAnswerNext int     `json:"lostAnswerNext,omitempty"`
+	// BootListedUnpowered makes a VM that leaves the pending queue show for this long with power 0 and no
+	// addresses (is_active 1, State VMBooting) before it powers on with them; OnVMBoot fires then.
+	BootListedUnpowered time.Duration `json:"bootListedUnpowered,omitempty"`
+	// VPCOmitNetworkSize leaves network_size out of VPC objects (GET /apps/v2/vpc, GET /apps/v2/vpc/{id}) and
+	// sends network_range as the create gave it.
+	VPCOmitNetworkSize bool `json:"vpcOmitNetworkSize,omitempty"`
+	// VPCNumbersAsStrings sends the numeric fields of VPC objects (id, datacenter_id, is_default, vms_count;
+	// network_size is always a string) as JSON strings.
+	VPCNumbersAsStrings bool `json:"vpcNumbersAsStrings,omitempty"`
 }
 
 type faultsAlias Faults
 
+// durationFields lists the duration fields by JSON name, so that encoding, decoding and validation treat them
+// all alike.
+func (f *Faults) durationFields() []struct {
+	name string
+	d    *time.Duration
+} {
+	return []struct {
+		name string
+		d    *time.Duration
+	}{
+		{"rateLimitWindow", &f.RateLimitWindow}, {"latency", &f.Latency}, {"listGap", &f.ListGap},
+		{"listLag", &f.ListLag}, {"asyncVPCAttach", &f.AsyncVPCAttach}, {"pendingLag", &f.PendingLag},
+		{"bootListedUnpowered", &f.BootListedUnpowered},
+	}
+}
+
 // MarshalJSON writes durations as strings ("250ms").
 func (f Faults) MarshalJSON() ([]byte, error) {
-	out := faultsJSON{faultsAlias: faultsAlias(f)}
-	if f.RateLimitWindow != 0 {
-		out.RateLimitWindow = f.RateLimitWindow.String()
+	b, err := json.Marshal(faultsAlias(f))
+	if err != nil {
+		return nil, err
 	}
-	if f.Latency != 0 {
-		out.Latency = f.Latency.String()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
 	}
-	return json.Marshal(out)
+	for _, df := range f.durationFields() {
+		if *df.d != 0 {
+			m[df.name], _ = json.Marshal(df.d.String())
+		}
+	}
+	return json.Marshal(m)
 }
 
 // UnmarshalJSON reads durations as strings ("250ms") or numbers (nanoseconds).
 func (f *Faults) UnmarshalJSON(b []byte) error {
-	var in struct {
-		faultsAlias
-		RateLimitWindow json.RawMessage `json:"rateLimitWindow"`
-		Latency         json.RawMessage `json:"latency"`
-	}
-	if err := json.Unmarshal(b, &in); err != nil {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
 		return err
 	}
-	*f = Faults(in.faultsAlias)
-	var err error
-	if f.RateLimitWindow, err = parseDuration(in.RateLimitWindow); err != nil {
-		return fmt.Errorf("rateLimitWindow: %w", err)
+	var out Faults
+	durs := map[string]time.Duration{}
+	for _, df := range out.durationFields() {
+		raw, ok := m[df.name]
+		if !ok {
+			continue
+		}
+		d, err := parseDuration(raw)
+		if err != nil {
+			return fmt.Errorf("%s: %w", df.name, err)
+		}
+		durs[df.name] = d
+		delete(m, df.name) // the alias would refuse a string in an int64 field
 	}
-	if f.Latency, err = parseDuration(in.Latency); err != nil {
-		return fmt.Errorf("latency: %w", err)
+	rest, err := json.Marshal(m)
+	if err != nil {
+		return err
 	}
+	if err := json.Unmarshal(rest, (*faultsAlias)(&out)); err != nil {
+		return err
+	}
+	for _, df := range out.durationFields() {
+		if d, ok := durs[df.name]; ok {
+			*df.d = d
+		}
+	}
+	*f = out
 	return nil
 }
 
@@ -139,8 +214,16 @@ func (f Faults) validate() error {
 	if f.HTMLErrorStatus != 0 && (f.HTMLErrorStatus < 500 || f.HTMLErrorStatus > 599) {
 		return fmt.Errorf("htmlErrorStatus must be a 5xx status")
 	}
-	if f.RateLimit < 0 || f.HTMLErrorNext < 0 || f.ErrorOKNext < 0 || f.VMQuota < 0 || f.Latency < 0 || f.RateLimitWindow < 0 {
+	if f.LostAnswerRate < 0 || f.LostAnswerRate > 1 {
+		return fmt.Errorf("lostAnswerRate must be between 0 and 1")
+	}
+	if f.RateLimit < 0 || f.HTMLErrorNext < 0 || f.ErrorOKNext < 0 || f.VMQuota < 0 || f.PageCap < 0 || f.LostAnswerNext < 0 {
 		return fmt.Errorf("fault counts and durations must not be negative")
+	}
+	for _, df := range f.durationFields() {
+		if *df.d < 0 {
+			return fmt.Errorf("fault counts and durations must not be negative (%s)", df.name)
+		}
 	}
 	return nil
 }
@@ -164,6 +247,7 @@ func (s *Simulator) applyFaults(f Faults) {
 	f.RevokeTokens, f.ExpireTokens = false, false
 	f.Routes = append([]string(nil), f.Routes...)
 	f.NeverBoot = append([]string(nil), f.NeverBoot...)
+	f.MissingRoutes = append([]string(nil), f.MissingRoutes...)
 	s.fmu.Lock()
 	defer s.fmu.Unlock()
 	s.faults = f
@@ -177,14 +261,27 @@ func (s *Simulator) Faults() Faults {
 	f := s.faults
 	f.Routes = append([]string(nil), f.Routes...)
 	f.NeverBoot = append([]string(nil), f.NeverBoot...)
+	f.MissingRoutes = append([]string(nil), f.MissingRoutes...)
 	return f
+}
+
+// modes returns the active faults for reading inside the simulator. Its slices are shared with the stored
+// faults, which is safe because they are only ever replaced whole (applyFaults), never changed in place.
+// Callers may hold s.mu (the lock order is s.mu, then s.fmu).
+func (s *Simulator) modes() Faults {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	return s.faults
 }
 
 type decision struct {
 	latency      time.Duration
 	retryAfter   int
+	noRetryAfter bool
+	missing      bool
 	htmlStatus   int
 	errorOK      bool
+	lostAnswer   bool
 	processFirst bool
 }
 
@@ -207,13 +304,16 @@ func (s *Simulator) decide(key string) decision {
 		}
 		if s.windowCount >= f.RateLimit {
 			d.retryAfter = max(1, int(math.Ceil(s.windowStart.Add(win).Sub(now).Seconds())))
+			d.noRetryAfter = f.RateLimitNoRetryAfter
 			return d
 		}
 		s.windowCount++
 	}
+	d.missing = contains(f.MissingRoutes, key)
 	if len(f.Routes) > 0 && !contains(f.Routes, key) {
 		return d
 	}
+	mutating := !d.missing && isMutating(key)
 	d.latency = f.Latency
 	d.processFirst = f.ProcessBeforeFailing
 	htmlStatus := f.HTMLErrorStatus
@@ -231,6 +331,11 @@ func (s *Simulator) decide(key string) decision {
 		d.errorOK = true
 	case f.ErrorOKRate > 0 && s.rng.Float64() < f.ErrorOKRate:
 		d.errorOK = true
+	case mutating && f.LostAnswerNext > 0:
+		f.LostAnswerNext--
+		d.lostAnswer = true
+	case mutating && f.LostAnswerRate > 0 && s.rng.Float64() < f.LostAnswerRate:
+		d.lostAnswer = true
 	}
 	return d
 }

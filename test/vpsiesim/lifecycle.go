@@ -93,21 +93,40 @@ func (s *Simulator) bootFromTimer(id string) {
 	runHooks(hooks, booted)
 }
 
-// tryBootLocked boots v unless Faults.NeverBoot holds it back.
+// tryBootLocked boots v unless Faults.NeverBoot holds it back. It returns the VMs for the boot hooks.
 func (s *Simulator) tryBootLocked(v *VM) []VM {
 	if s.neverBoots(v.Hostname) {
 		v.Stuck = true
 		return nil
 	}
-	s.bootLocked(v)
+	return s.bootLocked(v)
+}
+
+// bootLocked takes a VM out of the pending queue: it gets its numeric id and its visibility stamps
+// (Faults.ListGap, Faults.ListLag, fixed now so that later fault changes do not rewrite its history). It is up
+// at once, or after Faults.BootListedUnpowered (counted from when the API shows it), which is when the boot
+// hooks see it. It returns the VMs for the boot hooks.
+func (s *Simulator) bootLocked(v *VM) []VM {
+	f := s.modes()
+	now := time.Now()
+	v.ID = s.nextID("vm", 10000)
+	v.Stuck = false
+	v.LeftPendingAt, v.UpdatedAt = now, now
+	v.VisibleAt = now.Add(f.ListGap)
+	v.ListedAt = v.VisibleAt.Add(f.ListLag)
+	if f.BootListedUnpowered > 0 {
+		v.State = VMBooting
+		id := v.Identifier
+		s.scheduleLocked("power:"+id, f.ListGap+f.BootListedUnpowered, func() { s.powerOnFromTimer(id) })
+		return nil
+	}
+	s.powerOnLocked(v, now)
 	return []VM{v.clone()}
 }
 
-// bootLocked turns a pending VM into a running one: numeric id, addresses, timestamps.
-func (s *Simulator) bootLocked(v *VM) {
-	now := time.Now()
-	v.ID = s.nextID("vm", 10000)
-	v.State, v.Stuck = VMRunning, false
+// powerOnLocked makes a VM that left the queue really up: running, with its addresses.
+func (s *Simulator) powerOnLocked(v *VM, now time.Time) {
+	v.State = VMRunning
 	v.BootedAt, v.PoweredAt, v.UpdatedAt = now, now, now
 	if v.AddPublicIPv4 {
 		v.PublicIPv4 = s.allocLocked("public4", publicIPv4Base)
@@ -119,6 +138,32 @@ func (s *Simulator) bootLocked(v *VM) {
 		v.PrivateIP = s.allocLocked("private4", privateIPv4Base)
 		v.PrivateIPID = s.nextID("privateip", 700)
 	}
+}
+
+func (s *Simulator) powerOnFromTimer(id string) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.timers, "power:"+id)
+	var booted []VM
+	if v := s.vms[id]; v != nil && v.State == VMBooting {
+		s.powerOnLocked(v, time.Now())
+		booted = []VM{v.clone()}
+	}
+	hooks := slices.Clone(s.bootHooks)
+	s.mu.Unlock()
+	runHooks(hooks, booted)
+}
+
+// shownAddresses are the addresses the API shows: none while the VM is still booting
+// (Faults.BootListedUnpowered), even if a VPC attach already gave it one.
+func (v *VM) shownAddresses() (public4, public6, private string) {
+	if v.State == VMBooting {
+		return "", "", ""
+	}
+	return v.PublicIPv4, v.PublicIPv6, v.PrivateIP
 }
 
 // allocLocked hands out the next address of a pool, skipping .0, .1 and .255 host parts in IPv4 pools.
@@ -149,17 +194,25 @@ func addrAdd(base netip.Addr, n int) netip.Addr {
 	return a
 }
 
-// BootNow boots a pending VM at once (also one held back by Faults.NeverBoot) and runs the boot hooks.
+// BootNow ends the pending time of a VM at once (also of one held back by Faults.NeverBoot): it boots as it
+// would have on time, hostile boot modes included, and the boot hooks run when it is up. A VM that is booting
+// (Faults.BootListedUnpowered) is powered on at once.
 func (s *Simulator) BootNow(identifier string) error {
 	s.mu.Lock()
 	v := s.vms[identifier]
-	if v == nil || v.State != VMPending {
+	if v == nil || (v.State != VMPending && v.State != VMBooting) {
 		s.mu.Unlock()
-		return fmt.Errorf("vpsiesim: no pending VM %q", identifier)
+		return fmt.Errorf("vpsiesim: no pending or booting VM %q", identifier)
 	}
-	s.cancelLocked("boot:" + identifier)
-	s.bootLocked(v)
-	booted := []VM{v.clone()}
+	var booted []VM
+	if v.State == VMBooting {
+		s.cancelLocked("power:" + identifier)
+		s.powerOnLocked(v, time.Now())
+		booted = []VM{v.clone()}
+	} else {
+		s.cancelLocked("boot:" + identifier)
+		booted = s.bootLocked(v)
+	}
 	hooks := slices.Clone(s.bootHooks)
 	s.mu.Unlock()
 	runHooks(hooks, booted)
@@ -183,14 +236,16 @@ func (s *Simulator) VanishVM(identifier string) error {
 }
 
 // removeVMLocked marks v gone, releases its VPC membership and returns it for the delete hooks (empty when
-// it never booted).
+// it never was up).
 func (s *Simulator) removeVMLocked(v *VM, state VMState) []VM {
-	s.cancelLocked("boot:" + v.Identifier)
-	s.cancelLocked("delete:" + v.Identifier)
+	for _, t := range []string{"boot:", "delete:", "power:", "vpc:"} {
+		s.cancelLocked(t + v.Identifier)
+	}
+	now := time.Now()
+	s.rememberVMLocked(v, now)
 	if vpc := s.vpcs[v.VPCID]; vpc != nil {
 		vpc.VMs = slices.DeleteFunc(vpc.VMs, func(id string) bool { return id == v.Identifier })
 	}
-	now := time.Now()
 	v.State, v.DeletedAt, v.UpdatedAt = state, now, now
 	if v.BootedAt.IsZero() {
 		return nil

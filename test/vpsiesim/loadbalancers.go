@@ -53,8 +53,12 @@ type LoadBalancer struct {
 	Rules          []LBRule  `json:"rules"`
 	Tags           []string  `json:"tags"`
 	CreatedAt      time.Time `json:"createdAt"`
-	ReadyAt        time.Time `json:"readyAt,omitzero"`
-	createRequest  []byte
+	// QueuedAt is when it shows in /api/v2/lbs/pending (CreatedAt + Faults.PendingLag).
+	QueuedAt time.Time `json:"queuedAt,omitzero"`
+	ReadyAt  time.Time `json:"readyAt,omitzero"`
+	// ListedAt is when /api/v1/lb/all lists it (ReadyAt + Faults.ListLag).
+	ListedAt      time.Time `json:"listedAt,omitzero"`
+	createRequest []byte
 }
 
 // LBRule forwards FrontPort to BackPort on every backend.
@@ -131,7 +135,8 @@ func validateRule(in lbRuleIn) (LBRule, string) {
 }
 
 // handleCreateLB serves POST /api/v1/lb/create. It answers data:true and no id: the load balancer sits in
-// /api/v2/lbs/pending for LBPendingDelay, then is listed by /api/v1/lb/all (find it by lbName).
+// /api/v2/lbs/pending for LBPendingDelay (after Faults.PendingLag, when it is nowhere), then is listed by
+// /api/v1/lb/all (find it by lbName).
 func (s *Simulator) handleCreateLB(w http.ResponseWriter, r *http.Request) {
 	var in createLBRequest
 	raw, ok := decodeBody(w, r, &in)
@@ -145,15 +150,17 @@ func (s *Simulator) handleCreateLB(w http.ResponseWriter, r *http.Request) {
 	}
 	lb.createRequest = raw
 	s.mu.Lock()
+	lag := s.modes().PendingLag
+	lb.QueuedAt = lb.CreatedAt.Add(lag)
 	lb.PendingID = s.nextID("lbpending", 8000)
 	s.lbs[lb.Identifier] = lb
 	s.lbOrder = append(s.lbOrder, lb.Identifier)
 	s.registerTagsLocked(lb.Tags)
-	if s.opts.LBPendingDelay < 0 {
+	if s.opts.LBPendingDelay < 0 && lag == 0 {
 		s.activateLBLocked(lb)
 	} else {
 		id := lb.Identifier
-		s.scheduleLocked("lb:"+id, s.opts.LBPendingDelay, func() { s.lbFromTimer(id) })
+		s.scheduleLocked("lb:"+id, lag+max(s.opts.LBPendingDelay, 0), func() { s.lbFromTimer(id) })
 	}
 	s.mu.Unlock()
 	writeBool(w, true)
@@ -202,6 +209,7 @@ func (s *Simulator) buildLB(in createLBRequest) (*LoadBalancer, string) {
 func (s *Simulator) activateLBLocked(lb *LoadBalancer) {
 	lb.ID = s.nextID("lb", 600)
 	lb.State, lb.ReadyAt = LBActive, time.Now()
+	lb.ListedAt = lb.ReadyAt.Add(s.modes().ListLag)
 	lb.IP = s.allocLocked("public4", publicIPv4Base)
 }
 
@@ -250,17 +258,13 @@ func (s *Simulator) sortedLBsLocked() []*LoadBalancer {
 	return out
 }
 
-// handleListLBs serves GET /api/v1/lb/all (active load balancers, without rules).
+// handleListLBs serves GET /api/v1/lb/all (active load balancers, without rules; ?offset=&limit=), lagging by
+// Faults.ListLag.
 func (s *Simulator) handleListLBs(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	var out []map[string]any
-	for _, lb := range s.sortedLBsLocked() {
-		if lb.State == LBActive {
-			out = append(out, s.lbJSON(lb, false))
-		}
-	}
+	out := s.listedLBsLocked(time.Now())
 	s.mu.Unlock()
-	lo, hi := page(r, len(out))
+	lo, hi := s.page(r, len(out))
 	writeList(w, out[lo:hi], len(out))
 }
 
@@ -280,12 +284,13 @@ func (s *Simulator) handleGetLB(w http.ResponseWriter, r *http.Request) {
 	writeObject(w, out)
 }
 
-// handlePendingLBs serves GET /api/v2/lbs/pending.
+// handlePendingLBs serves GET /api/v2/lbs/pending (load balancers past Faults.PendingLag, not active yet).
 func (s *Simulator) handlePendingLBs(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
 	s.mu.Lock()
 	var out []map[string]any
 	for _, lb := range s.sortedLBsLocked() {
-		if lb.State == LBPending {
+		if lb.State == LBPending && !now.Before(lb.QueuedAt) {
 			out = append(out, map[string]any{"id": lb.PendingID, "user_id": simUserID, "data": json.RawMessage(lb.createRequest),
 				"running": 1, "type": "lb", "created_on": apiTime(lb.CreatedAt)})
 		}
@@ -390,6 +395,8 @@ func (s *Simulator) handleDeleteLB(w http.ResponseWriter, r *http.Request) {
 	lb := s.lbs[id]
 	found := lb != nil && lb.State == LBActive
 	if found {
+		last := s.lbJSON(lb, false)
+		s.buryLocked(&s.lbGhosts, lb.PendingID, lb.ListedAt, func(Faults) map[string]any { return last })
 		delete(s.lbs, id)
 		s.lbOrder = slices.DeleteFunc(s.lbOrder, func(x string) bool { return x == id })
 	}

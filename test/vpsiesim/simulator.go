@@ -106,7 +106,9 @@ type Simulator struct {
 	vmOrder   []string
 	lbs       map[string]*LoadBalancer
 	lbOrder   []string
+	lbGhosts  []ghost // deleted LBs a lagging list still shows (Faults.ListLag)
 	vpcs      map[int]*VPC
+	vpcGhosts []ghost
 	sshKeys   []*SSHKey
 	scripts   []*Script
 	tags      []*Tag
@@ -277,10 +279,16 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
 	label := ""
+	lost := false
 	defer func() {
-		if s.opts.Logger != nil {
-			s.opts.Logger.Printf("%s -> %d (%s)", label, rec.code(), time.Since(start).Round(time.Microsecond))
+		if s.opts.Logger == nil {
+			return
 		}
+		outcome := fmt.Sprint(rec.code())
+		if lost {
+			outcome = "answer lost"
+		}
+		s.opts.Logger.Printf("%s -> %s (%s)", label, outcome, time.Since(start).Round(time.Microsecond))
 	}()
 
 	if strings.HasPrefix(r.URL.Path, "/_sim/") {
@@ -308,7 +316,9 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if d.retryAfter > 0 {
-		rec.Header().Set("Retry-After", fmt.Sprint(d.retryAfter))
+		if !d.noRetryAfter {
+			rec.Header().Set("Retry-After", fmt.Sprint(d.retryAfter))
+		}
 		writeError(rec, http.StatusTooManyRequests, msgRateLimited)
 		return
 	}
@@ -316,7 +326,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeHTML(rec, d.htmlStatus)
 		return
 	}
-	if pattern == "" {
+	if pattern == "" || d.missing { // Faults.MissingRoutes: a route this account's API does not have
 		writeError(rec, http.StatusNotFound, msgNotFound)
 		return
 	}
@@ -333,6 +343,10 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErrorCode(rec, http.StatusOK, http.StatusInternalServerError, msgInjectedError)
 	case d.errorOK:
 		writeErrorCode(rec, http.StatusOK, http.StatusInternalServerError, msgInjectedError)
+	case d.lostAnswer: // the request takes full effect, then the connection drops before any answer
+		s.mux.ServeHTTP(discardWriter{h: http.Header{}}, r)
+		lost = true
+		loseAnswer(rec)
 	default:
 		s.mux.ServeHTTP(rec, r)
 	}
@@ -363,6 +377,9 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	}
 	return r.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController reach the connection (Hijack, for lost answers).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *statusRecorder) code() int {
 	if r.status == 0 {

@@ -60,18 +60,18 @@ func (s *Simulator) handleDeleteVM(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	v := s.vms[in.VMIdentifier]
-	if v == nil || !v.listed() {
+	if v == nil || !v.shown(time.Now()) {
 		s.mu.Unlock()
 		writeError(w, http.StatusNotFound, msgVMNotFound)
 		return
 	}
 	var gone []VM
 	if v.State != VMDeleting {
-		now := time.Now()
-		v.DeleteRequestedAt, v.UpdatedAt = now, now
+		// UpdatedAt moves only with the state change, so that a lagging list keeps the VM as it last was.
+		v.DeleteRequestedAt = time.Now()
 		v.DeleteReason, v.DeleteNote = in.DeleteStatistic.Reason, in.DeleteStatistic.Note
 		if s.opts.DeleteDelay > 0 {
-			v.State = VMDeleting
+			v.State, v.UpdatedAt = VMDeleting, v.DeleteRequestedAt
 			id := v.Identifier
 			s.scheduleLocked("delete:"+id, s.opts.DeleteDelay, func() { s.deleteFromTimer(id) })
 		} else {
@@ -84,13 +84,42 @@ func (s *Simulator) handleDeleteVM(w http.ResponseWriter, r *http.Request) {
 	writeBool(w, true)
 }
 
+// msgVMProvisioning refuses to stop a VM that is still booting.
+const msgVMProvisioning = "VM is still being provisioned"
+
 type vmRef struct {
 	VMIdentifier string `json:"vmIdentifier"`
 }
 
-// withVM decodes a body naming a VM, finds the (booted, not deleting) VM and runs fn under the lock.
+// withVM decodes a body naming a VM, finds the (shown, not deleting) VM and runs fn under the lock.
 // fn returns an error message (answered 404 when it ends in "not found", else 400) or "".
 func (s *Simulator) withVM(w http.ResponseWriter, r *http.Request, in interface{ vm() string }, fn func(v *VM) string) {
+	s.withVMRefusal(w, r, in, func(v *VM) *refusal {
+		if msg := fn(v); msg != "" {
+			return refuse(msg)
+		}
+		return nil
+	})
+}
+
+// refusal is an error answer: the envelope's code may differ from the HTTP status (HTTP 200 with
+// "error":true happens on the real API).
+type refusal struct {
+	httpStatus, code int
+	msg              string
+}
+
+// refuse is the usual refusal of a message: 404 when it ends in "not found", else 400.
+func refuse(msg string) *refusal {
+	status := http.StatusBadRequest
+	if strings.HasSuffix(msg, "not found") {
+		status = http.StatusNotFound
+	}
+	return &refusal{httpStatus: status, code: status, msg: msg}
+}
+
+// withVMRefusal is withVM for handlers that need to choose the status of their refusals.
+func (s *Simulator) withVMRefusal(w http.ResponseWriter, r *http.Request, in interface{ vm() string }, fn func(v *VM) *refusal) {
 	if _, ok := decodeBody(w, r, in); !ok {
 		return
 	}
@@ -100,7 +129,7 @@ func (s *Simulator) withVM(w http.ResponseWriter, r *http.Request, in interface{
 	}
 	s.mu.Lock()
 	v := s.vms[in.vm()]
-	if v == nil || !v.listed() {
+	if v == nil || !v.shown(time.Now()) {
 		s.mu.Unlock()
 		writeError(w, http.StatusNotFound, msgVMNotFound)
 		return
@@ -110,17 +139,13 @@ func (s *Simulator) withVM(w http.ResponseWriter, r *http.Request, in interface{
 		writeError(w, http.StatusBadRequest, "VM is being deleted")
 		return
 	}
-	msg := fn(v)
-	if msg == "" {
+	ref := fn(v)
+	if ref == nil {
 		v.UpdatedAt = time.Now()
 	}
 	s.mu.Unlock()
-	if msg != "" {
-		status := http.StatusBadRequest
-		if strings.HasSuffix(msg, "not found") {
-			status = http.StatusNotFound
-		}
-		writeError(w, status, msg)
+	if ref != nil {
+		writeErrorCode(w, ref.httpStatus, ref.code, ref.msg)
 		return
 	}
 	writeBool(w, true)
@@ -129,10 +154,17 @@ func (s *Simulator) withVM(w http.ResponseWriter, r *http.Request, in interface{
 func (v *vmRef) vm() string { return v.VMIdentifier }
 
 // handlePower serves POST {prefix}/vm/start, /vm/stop and /vm/restart with {vmIdentifier}. They are idempotent;
-// restart of a stopped VM starts it.
+// restart of a stopped VM starts it. A VM still booting (Faults.BootListedUnpowered) is powering on anyway:
+// start and restart are accepted and change nothing, stop is refused.
 func (s *Simulator) handlePower(action string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.withVM(w, r, &vmRef{}, func(v *VM) string {
+			if v.State == VMBooting {
+				if action == "stop" {
+					return msgVMProvisioning
+				}
+				return ""
+			}
 			switch action {
 			case "stop":
 				v.State = VMStopped
@@ -149,12 +181,12 @@ func (s *Simulator) handlePower(action string) http.HandlerFunc {
 	}
 }
 
-// handleVMStatus serves GET {prefix}/vm/status/{identifier}: {status: "running"|"stopped"|"deleting", power,
+// handleVMStatus serves GET {prefix}/vm/status/{identifier}: {status: "running"|"stopped"|"deleting"|"booting", power,
 // uptime (seconds), cpu (percent), ram and ssd (plan sizes)}.
 func (s *Simulator) handleVMStatus(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	v := s.vms[r.PathValue("identifier")]
-	if v == nil || !v.listed() {
+	if v == nil || !v.shown(time.Now()) {
 		s.mu.Unlock()
 		writeError(w, http.StatusNotFound, msgVMNotFound)
 		return

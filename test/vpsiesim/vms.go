@@ -34,6 +34,7 @@ type VMState string
 // VM lifecycle states.
 const (
 	VMPending  VMState = "pending"  // in /vm/pending, not in /vm
+	VMBooting  VMState = "booting"  // out of the queue, listed with power 0 and no addresses (Faults.BootListedUnpowered)
 	VMRunning  VMState = "running"  // listed, power 1
 	VMStopped  VMState = "stopped"  // listed, power 0
 	VMDeleting VMState = "deleting" // deleted through the API, still listed during Options.DeleteDelay
@@ -41,8 +42,9 @@ const (
 	VMVanished VMState = "vanished" // gone without the API (VanishVM)
 )
 
-// VM is the simulator's record of a server. Identifier is assigned at create time (the API does not reveal it
-// until the VM boots); ID, addresses and BootedAt at boot time.
+// VM is the simulator's record of a server, the ground truth behind whatever (possibly lagging) view the API
+// gives. Identifier is assigned at create time (the API does not reveal it until the VM boots); ID when it
+// leaves the pending queue; addresses and BootedAt when it is up (the OnVMBoot moment).
 type VM struct {
 	ID         int     `json:"id"`
 	PendingID  int     `json:"pendingId"`
@@ -88,8 +90,21 @@ type VM struct {
 	// CreateRequest is the create body as received, with vmPassword removed.
 	CreateRequest json.RawMessage `json:"createRequest,omitempty"`
 
-	Restarts          int       `json:"restarts,omitempty"`
-	CreatedAt         time.Time `json:"createdAt"`
+	// PendingVPCID is the VPC the VM is joining (Faults.AsyncVPCAttach) at VPCAttachAt; VPCID once it joined.
+	PendingVPCID int       `json:"pendingVpcId,omitempty"`
+	VPCAttachAt  time.Time `json:"vpcAttachAt,omitzero"`
+
+	Restarts  int       `json:"restarts,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	// QueuedAt is when the VM shows in the pending queue (CreatedAt + Faults.PendingLag).
+	QueuedAt time.Time `json:"queuedAt,omitzero"`
+	// LeftPendingAt is when it left the queue; VisibleAt when calls naming it find it (LeftPendingAt +
+	// Faults.ListGap); ListedAt when GET /vm lists it (VisibleAt + Faults.ListLag). For a VM that is gone,
+	// UnlistAt is when a lagging GET /vm stops showing it (zero without ListLag).
+	LeftPendingAt     time.Time `json:"leftPendingAt,omitzero"`
+	VisibleAt         time.Time `json:"visibleAt,omitzero"`
+	ListedAt          time.Time `json:"listedAt,omitzero"`
+	UnlistAt          time.Time `json:"unlistAt,omitzero"`
 	BootedAt          time.Time `json:"bootedAt,omitzero"`
 	PoweredAt         time.Time `json:"poweredAt,omitzero"`
 	DeleteRequestedAt time.Time `json:"deleteRequestedAt,omitzero"`
@@ -97,6 +112,9 @@ type VM struct {
 	DeleteReason      string    `json:"deleteReason,omitempty"`
 	DeleteNote        string    `json:"deleteNote,omitempty"`
 	UpdatedAt         time.Time `json:"updatedAt"`
+
+	// lastSeen is the VmData a lagging GET /vm keeps showing after the VM went (Faults.ListLag).
+	lastSeen map[string]any
 }
 
 // DecodedUserData decodes UserData (standard base64, padding optional).
@@ -115,9 +133,10 @@ func (v VM) CreateField(name string) json.RawMessage {
 // Live reports whether the VM still exists in the cloud (pending, running, stopped or being deleted).
 func (v VM) Live() bool { return v.State != VMDeleted && v.State != VMVanished }
 
-// listed reports whether GET /vm shows the VM.
+// listed reports whether the VM is out of the pending queue and still exists: what an up-to-date GET /vm
+// would show (see shown and the lagging list in listview.go).
 func (v *VM) listed() bool {
-	return v.State == VMRunning || v.State == VMStopped || v.State == VMDeleting
+	return v.State == VMBooting || v.State == VMRunning || v.State == VMStopped || v.State == VMDeleting
 }
 
 func (v *VM) clone() VM {
@@ -218,17 +237,19 @@ func (s *Simulator) handleCreateVM(prefix string) http.HandlerFunc {
 			return
 		}
 		now := time.Now()
-		vm.CreatedAt, vm.UpdatedAt = now, now
+		lag := s.modes().PendingLag
+		vm.CreatedAt, vm.UpdatedAt, vm.QueuedAt = now, now, now.Add(lag)
 		vm.PendingID = s.nextID("pending", 5000)
 		s.vms[vm.Identifier] = vm
 		s.vmOrder = append(s.vmOrder, vm.Identifier)
 		s.registerTagsLocked(vm.Tags)
 		var booted []VM
-		if s.opts.BootDelay < 0 {
+		if s.opts.BootDelay < 0 && lag == 0 {
 			booted = s.tryBootLocked(vm)
 		} else {
+			// The pending time starts once the VM shows in the queue, so that it is visibly pending at all.
 			id := vm.Identifier
-			s.scheduleLocked("boot:"+id, s.opts.BootDelay, func() { s.bootFromTimer(id) })
+			s.scheduleLocked("boot:"+id, lag+max(s.opts.BootDelay, 0), func() { s.bootFromTimer(id) })
 		}
 		hooks := slices.Clone(s.bootHooks)
 		s.mu.Unlock()
@@ -333,19 +354,20 @@ func (s *Simulator) vmJSON(v *VM) map[string]any {
 	dc, _ := s.catalog.datacenterByID(v.DCIdentifier)
 	plan, _ := s.catalog.planByID(v.PlanIdentifier)
 	img, _ := s.catalog.imageByID(v.OSIdentifier)
+	public4, public6, privateIP := v.shownAddresses()
 	var private, public any
-	if v.PrivateIP != "" {
-		private = v.PrivateIP
+	if privateIP != "" {
+		private = privateIP
 	}
-	if v.PublicIPv4 != "" {
-		public = v.PublicIPv4
+	if public4 != "" {
+		public = public4
 	}
-	defaultIP := v.PublicIPv4
+	defaultIP := public4
 	if defaultIP == "" {
-		defaultIP = v.PrivateIP
+		defaultIP = privateIP
 	}
 	added := 0
-	for _, ip := range []string{v.PublicIPv4, v.PublicIPv6, v.PrivateIP} {
+	for _, ip := range []string{public4, public6, privateIP} {
 		if ip != "" {
 			added++
 		}
@@ -354,7 +376,7 @@ func (s *Simulator) vmJSON(v *VM) map[string]any {
 		"id": v.ID, "identifier": v.Identifier, "hostname": v.Hostname, "fullname": "Simulated User",
 		"dcIdentifier": v.DCIdentifier, "datacenter_id": dc.ID, "boxsize_id": plan.ID, "boximage_id": img.ID,
 		"ram": v.RAM, "cpu": v.CPU, "ssd": v.SSD, "traffic": v.Traffic,
-		"default_ip": defaultIP, "default_ipv6": v.PublicIPv6, "private_ip": private, "publicIp": public,
+		"default_ip": defaultIP, "default_ipv6": public6, "private_ip": private, "publicIp": public,
 		"added_ip_addresses": added, "power": b2i(v.State == VMRunning), "is_active": b2i(v.State != VMDeleting),
 		"is_deleted": 0, "is_locked": 0, "is_suspended": 0, "is_terminated": 0, "state": dc.State,
 		"created_on": apiTime(v.CreatedAt), "last_updated": apiTime(v.UpdatedAt),
@@ -363,18 +385,14 @@ func (s *Simulator) vmJSON(v *VM) map[string]any {
 	}
 }
 
-// handleListVMs serves GET {prefix}/vm (optional ?projectId=, ?offset=&limit=).
+// handleListVMs serves GET {prefix}/vm (optional ?projectId=, ?offset=&limit=): the listed VMs as a lagging
+// list shows them (Faults.ListGap, Faults.ListLag; see listview.go).
 func (s *Simulator) handleListVMs(w http.ResponseWriter, r *http.Request) {
 	project := r.URL.Query().Get("projectId")
 	s.mu.Lock()
-	var out []map[string]any
-	for _, v := range s.sortedVMsLocked() {
-		if v.listed() && (project == "" || v.ProjectID == project) {
-			out = append(out, s.vmJSON(v))
-		}
-	}
+	out := s.listedVMsLocked(time.Now(), project)
 	s.mu.Unlock()
-	lo, hi := page(r, len(out))
+	lo, hi := s.page(r, len(out))
 	writeList(w, out[lo:hi], len(out))
 }
 
@@ -387,12 +405,12 @@ func (s *Simulator) sortedVMsLocked() []*VM {
 	return out
 }
 
-// handleGetVM serves GET {prefix}/vm/{identifier}. A VM the API does not show (unknown, pending, deleted)
-// is answered 200 {"error":false,"data":false}.
+// handleGetVM serves GET {prefix}/vm/{identifier}. A VM the API does not show (unknown, pending, in the
+// ListGap, deleted) is answered 200 {"error":false,"data":false}.
 func (s *Simulator) handleGetVM(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	v := s.vms[r.PathValue("identifier")]
-	if v == nil || !v.listed() {
+	if v == nil || !v.shown(time.Now()) {
 		s.mu.Unlock()
 		writeBool(w, false)
 		return
@@ -405,8 +423,8 @@ func (s *Simulator) handleGetVM(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var private []map[string]any
-	if v.PrivateIP != "" {
-		p := map[string]any{"id": v.PrivateIPID, "ip": v.PrivateIP, "vpc_id": nil, "vpc_name": nil}
+	if _, _, privateIP := v.shownAddresses(); privateIP != "" {
+		p := map[string]any{"id": v.PrivateIPID, "ip": privateIP, "vpc_id": nil, "vpc_name": nil}
 		if vpc := s.vpcs[v.VPCID]; vpc != nil {
 			p["vpc_id"], p["vpc_name"] = vpc.ID, vpc.Name
 			p["network_range"], p["network_size"] = vpc.NetworkRange, vpc.NetworkSize
@@ -430,13 +448,15 @@ func orEmpty(v []map[string]any) []map[string]any {
 	return v
 }
 
-// handlePendingVMs serves GET /apps/v2/vm/pending: the VMs that have not booted yet, with the create request
-// as "data" (without vmPassword and userData, which carries bootstrap secrets).
+// handlePendingVMs serves GET /apps/v2/vm/pending: the VMs that have not booted yet (and are past
+// Faults.PendingLag), with the create request as "data" (without vmPassword and userData, which carries
+// bootstrap secrets).
 func (s *Simulator) handlePendingVMs(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
 	s.mu.Lock()
 	var out []map[string]any
 	for _, v := range s.sortedVMsLocked() {
-		if v.State == VMPending {
+		if v.State == VMPending && !now.Before(v.QueuedAt) {
 			out = append(out, map[string]any{
 				"id": v.PendingID, "user_id": simUserID, "data": redact(v.CreateRequest, "userData"), "running": 1, "type": "vm",
 				"created_on": apiTime(v.CreatedAt),

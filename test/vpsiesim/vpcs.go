@@ -36,7 +36,11 @@ type VPC struct {
 	NetworkSize  int       `json:"networkSize"`  // prefix length, e.g. 24
 	VMs          []string  `json:"vms"`          // identifiers of attached VMs
 	CreatedAt    time.Time `json:"createdAt"`
-	nextHost     int
+	// ListedAt is when GET /apps/v2/vpc lists it (CreatedAt + Faults.ListLag).
+	ListedAt time.Time `json:"listedAt,omitzero"`
+	nextHost int
+	// rangeGiven is networkRange as the create sent it (CIDR for autoGenerate), for Faults.VPCOmitNetworkSize.
+	rangeGiven string
 }
 
 func (v *VPC) clone() VPC {
@@ -49,13 +53,27 @@ func (v *VPC) prefix() netip.Prefix {
 	return netip.PrefixFrom(netip.MustParseAddr(v.NetworkRange), v.NetworkSize)
 }
 
-func (s *Simulator) vpcJSON(v *VPC) map[string]any {
+// vpcJSON renders a VPC as GET /apps/v2/vpc and GET /apps/v2/vpc/{id} send it, in the wire format the faults
+// ask for (Faults.VPCOmitNetworkSize, Faults.VPCNumbersAsStrings).
+func (s *Simulator) vpcJSON(v *VPC, f Faults) map[string]any {
 	dc, _ := s.catalog.datacenterByID(v.DCIdentifier)
-	return map[string]any{
+	out := map[string]any{
 		"id": v.ID, "name": v.Name, "description": v.Description, "network_range": v.NetworkRange,
 		"network_size": strconv.Itoa(v.NetworkSize), "datacenter_id": dc.ID, "dc_identifier": v.DCIdentifier,
 		"is_default": 0, "created_on": apiTime(v.CreatedAt), "vms_count": len(v.VMs),
 	}
+	if f.VPCOmitNetworkSize {
+		delete(out, "network_size")
+		out["network_range"] = v.rangeGiven
+	}
+	if f.VPCNumbersAsStrings {
+		for k, val := range out {
+			if n, ok := val.(int); ok {
+				out[k] = strconv.Itoa(n)
+			}
+		}
+	}
+	return out
 }
 
 func (s *Simulator) sortedVPCsLocked() []*VPC {
@@ -67,15 +85,13 @@ func (s *Simulator) sortedVPCsLocked() []*VPC {
 	return out
 }
 
-// handleListVPCs serves GET /apps/v2/vpc.
+// handleListVPCs serves GET /apps/v2/vpc (?offset=&limit=), lagging by Faults.ListLag.
 func (s *Simulator) handleListVPCs(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	var out []map[string]any
-	for _, v := range s.sortedVPCsLocked() {
-		out = append(out, s.vpcJSON(v))
-	}
+	out := s.listedVPCsLocked(time.Now())
 	s.mu.Unlock()
-	writeList(w, out, len(out))
+	lo, hi := s.page(r, len(out))
+	writeList(w, out[lo:hi], len(out))
 }
 
 // handleGetVPC serves GET /apps/v2/vpc/{id}: the VPC plus "vms" [{identifier, hostname, private_ip}].
@@ -88,7 +104,7 @@ func (s *Simulator) handleGetVPC(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, msgVPCNotFound)
 		return
 	}
-	out := s.vpcJSON(v)
+	out := s.vpcJSON(v, s.modes())
 	var vms []map[string]any
 	for _, vid := range v.VMs {
 		if vm := s.vms[vid]; vm != nil {
@@ -138,6 +154,7 @@ func (s *Simulator) handleCreateVPC(w http.ResponseWriter, r *http.Request) {
 
 func (s *Simulator) createVPCLocked(in createVPCRequest) string {
 	var pfx netip.Prefix
+	given := strings.TrimSpace(in.NetworkRange)
 	if in.AutoGenerate.Value == 1 {
 		for i := 0; i < 246; i++ {
 			p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(10 + i), 0, 0}), 24)
@@ -149,6 +166,7 @@ func (s *Simulator) createVPCLocked(in createVPCRequest) string {
 		if !pfx.IsValid() {
 			return "No free network range left"
 		}
+		given = pfx.String()
 	} else {
 		rng, size := strings.TrimSpace(in.NetworkRange), in.NetworkSize.Value
 		if a, b, ok := strings.Cut(rng, "/"); ok {
@@ -174,8 +192,10 @@ func (s *Simulator) createVPCLocked(in createVPCRequest) string {
 		}
 	}
 	id := s.nextID("vpc", 400)
+	now := time.Now()
 	s.vpcs[id] = &VPC{ID: id, Name: in.Name, Description: in.Description, DCIdentifier: in.DCIdentifier,
-		NetworkRange: pfx.Addr().String(), NetworkSize: pfx.Bits(), VMs: []string{}, CreatedAt: time.Now()}
+		NetworkRange: pfx.Addr().String(), NetworkSize: pfx.Bits(), VMs: []string{}, CreatedAt: now,
+		ListedAt: now.Add(s.modes().ListLag), rangeGiven: given}
 	return ""
 }
 
@@ -211,6 +231,8 @@ func (s *Simulator) handleDeleteVPC(w http.ResponseWriter, r *http.Request) {
 	case len(v.VMs) > 0:
 		status, msg = http.StatusBadRequest, fmt.Sprintf("VPC has %d attached server(s); detach them first", len(v.VMs))
 	default:
+		gone := v.clone()
+		s.buryLocked(&s.vpcGhosts, id, v.ListedAt, func(f Faults) map[string]any { return s.vpcJSON(&gone, f) })
 		delete(s.vpcs, id)
 	}
 	s.mu.Unlock()
@@ -227,34 +249,82 @@ type attachVPCRequest struct {
 	DCIdentifier string     `json:"dcIdentifier"`
 }
 
+// msgAlreadyInThisVPC answers an attach to the VPC the VM is already in, with Faults.AlreadyAttachedError.
+const msgAlreadyInThisVPC = "VM is already attached to this VPC"
+
 // handleAttachVPC serves POST /apps/v2/vm/add/vpc {vmIdentifier, vpcId (int or string), dcIdentifier}. The VM
-// gets the next address of the VPC as its private IP (replacing a default-network private IP).
+// gets the next address of the VPC as its private IP (replacing a default-network private IP), at once or,
+// with Faults.AsyncVPCAttach, later: the answer then only says the attach was accepted.
 func (s *Simulator) handleAttachVPC(w http.ResponseWriter, r *http.Request) {
 	in := &attachVPCRequest{}
-	s.withVM(w, r, in, func(vm *VM) string {
+	s.withVMRefusal(w, r, in, func(vm *VM) *refusal {
+		f := s.modes()
 		id, _ := strconv.Atoi(string(in.VPCID))
 		vpc := s.vpcs[id]
 		switch {
 		case vpc == nil:
-			return msgVPCNotFound
+			return refuse(msgVPCNotFound)
 		case vpc.DCIdentifier != vm.DCIdentifier || (in.DCIdentifier != "" && in.DCIdentifier != vpc.DCIdentifier):
-			return "VPC and VM are in different datacenters"
-		case vm.VPCID != 0:
-			return "VM is already attached to a VPC"
+			return refuse("VPC and VM are in different datacenters")
+		case f.AlreadyAttachedError && (vm.VPCID == id || vm.PendingVPCID == id):
+			return &refusal{httpStatus: http.StatusOK, code: http.StatusBadRequest, msg: msgAlreadyInThisVPC}
+		case vm.VPCID != 0 || vm.PendingVPCID != 0:
+			return refuse("VM is already attached to a VPC")
 		}
-		pfx := vpc.prefix()
-		if vpc.nextHost == 0 {
-			vpc.nextHost = 2 // .1 is the gateway
+		if _, ok := vpc.freeAddr(); !ok {
+			return refuse("No free address left in the VPC")
 		}
-		ip := addrAdd(pfx.Addr(), vpc.nextHost)
-		if !pfx.Contains(ip) || ip == addrAdd(pfx.Addr(), 1<<(32-pfx.Bits())-1) {
-			return "No free address left in the VPC"
+		if f.AsyncVPCAttach > 0 {
+			vm.PendingVPCID, vm.VPCAttachAt = id, time.Now().Add(f.AsyncVPCAttach)
+			vmID := vm.Identifier
+			s.scheduleLocked("vpc:"+vmID, f.AsyncVPCAttach, func() { s.attachFromTimer(vmID) })
+			return nil
 		}
-		vpc.nextHost++
-		vpc.VMs = append(vpc.VMs, vm.Identifier)
-		vm.VPCID, vm.PrivateIP, vm.PrivateIPID = vpc.ID, ip.String(), s.nextID("privateip", 700)
-		return ""
+		s.joinVPCLocked(vm, vpc)
+		return nil
 	})
+}
+
+// freeAddr is the address the next member of the VPC gets.
+func (v *VPC) freeAddr() (netip.Addr, bool) {
+	pfx := v.prefix()
+	host := max(v.nextHost, 2) // .1 is the gateway
+	ip := addrAdd(pfx.Addr(), host)
+	if !pfx.Contains(ip) || ip == addrAdd(pfx.Addr(), 1<<(32-pfx.Bits())-1) {
+		return netip.Addr{}, false
+	}
+	return ip, true
+}
+
+// joinVPCLocked makes vm a member of vpc with the VPC's next address. It reports false when none is left.
+func (s *Simulator) joinVPCLocked(vm *VM, vpc *VPC) bool {
+	ip, ok := vpc.freeAddr()
+	if !ok {
+		return false
+	}
+	vpc.nextHost = max(vpc.nextHost, 2) + 1
+	vpc.VMs = append(vpc.VMs, vm.Identifier)
+	vm.VPCID, vm.PrivateIP, vm.PrivateIPID = vpc.ID, ip.String(), s.nextID("privateip", 700)
+	return true
+}
+
+// attachFromTimer completes an asynchronous attach. It fails silently, as an accepted background job would,
+// when the VM or the VPC went meanwhile or the VPC filled up.
+func (s *Simulator) attachFromTimer(vmID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	delete(s.timers, "vpc:"+vmID)
+	vm := s.vms[vmID]
+	if vm == nil || vm.PendingVPCID == 0 {
+		return
+	}
+	if vpc := s.vpcs[vm.PendingVPCID]; vpc != nil && vm.Live() && vm.VPCID == 0 && s.joinVPCLocked(vm, vpc) {
+		vm.UpdatedAt = time.Now()
+	}
+	vm.PendingVPCID, vm.VPCAttachAt = 0, time.Time{}
 }
 
 type detachVPCRequest struct {

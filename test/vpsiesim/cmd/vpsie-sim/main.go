@@ -61,7 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	c := &config{}
 	o := &c.opts
 	f := &o.Faults
-	var tokens, prefixes, catalog, neverBoot, faultRoutes string
+	var tokens, prefixes, catalog, neverBoot, faultRoutes, missingRoutes string
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address (port 0 picks a free port)")
 	fs.StringVar(&o.ClientID, "client-id", os.Getenv("VPSIE_SIM_CLIENT_ID"), "client id accepted by POST /apps/v2/auth/from/api (env VPSIE_SIM_CLIENT_ID)")
 	fs.StringVar(&o.ClientSecret, "client-secret", os.Getenv("VPSIE_SIM_CLIENT_SECRET"), "client secret (env VPSIE_SIM_CLIENT_SECRET)")
@@ -88,6 +88,18 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&faultRoutes, "fault-routes", "", `fault: comma-separated "METHOD pattern" keys the HTML, error and latency faults are limited to`)
 	fs.StringVar(&neverBoot, "never-boot", "", "fault: comma-separated hostnames (trailing * = prefix) whose VMs never boot")
 	fs.IntVar(&f.VMQuota, "vm-quota", 0, "fault: most VMs the account may hold (0: unlimited)")
+	fs.BoolVar(&f.RateLimitNoRetryAfter, "rate-limit-no-retry-after", false, "fault: answer 429 without a Retry-After header")
+	fs.DurationVar(&f.ListGap, "list-gap", 0, "fault: time a VM that left /vm/pending is in neither list and not found by identifier")
+	fs.DurationVar(&f.ListLag, "list-lag", 0, "fault: lag of the VM, LB and VPC lists behind creations and deletions")
+	fs.IntVar(&f.PageCap, "page-cap", 0, "fault: most items per page of a paged list whatever limit asks (0: no cap)")
+	fs.DurationVar(&f.PendingLag, "pending-lag", 0, "fault: time a created VM or LB is absent from its pending queue (and every list)")
+	fs.DurationVar(&f.BootListedUnpowered, "boot-listed-unpowered", 0, "fault: time a booted VM is listed with power 0 and no addresses")
+	fs.DurationVar(&f.AsyncVPCAttach, "async-vpc-attach", 0, "fault: delay between an accepted VPC attach and the VM joining the VPC")
+	fs.BoolVar(&f.AlreadyAttachedError, "already-attached-error", false, `fault: re-attaching a VM to its VPC answers HTTP 200 "error":true, code 400`)
+	fs.StringVar(&missingRoutes, "missing-routes", "", `fault: comma-separated "METHOD pattern" keys answered 404 Not found as if the route did not exist`)
+	fs.Float64Var(&f.LostAnswerRate, "lost-answer-rate", 0, "fault: share (0..1) of mutating requests processed and then answered by closing the connection")
+	fs.BoolVar(&f.VPCOmitNetworkSize, "vpc-omit-network-size", false, "fault: VPC objects omit network_size and send network_range as given")
+	fs.BoolVar(&f.VPCNumbersAsStrings, "vpc-numbers-as-strings", false, "fault: numeric VPC fields are sent as JSON strings")
 
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -99,6 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	o.VMPrefixes = splitList(prefixes)
 	f.Routes = splitList(faultRoutes)
 	f.NeverBoot = splitList(neverBoot)
+	f.MissingRoutes = splitList(missingRoutes)
 	// The binary reads 0 as "no delay"; the library reads 0 as "default" and a negative value as "no delay".
 	if o.BootDelay == 0 {
 		o.BootDelay = -1

@@ -244,6 +244,24 @@ func TestParseFlags(t *testing.T) {
 	g.Expect(c.opts.Faults.RateLimitWindow).To(Equal(time.Minute))
 	g.Expect(c.opts.Faults.Latency).To(Equal(5 * time.Millisecond))
 	g.Expect(c.addr).To(Equal("127.0.0.1:8080"))
+	g.Expect(c.opts.Faults.ListGap).To(BeZero(), "hostile modes are off unless asked for")
+
+	c, err = parseFlags([]string{"--list-gap", "1s", "--list-lag", "2s", "--page-cap", "3", "--pending-lag", "4s",
+		"--boot-listed-unpowered", "5s", "--async-vpc-attach", "6s", "--already-attached-error", "--rate-limit-no-retry-after",
+		"--missing-routes", "GET /api/v2/lbs/pending, GET /apps/v2/vm/pending", "--lost-answer-rate", "0.25",
+		"--vpc-omit-network-size", "--vpc-numbers-as-strings"}, io.Discard)
+	g.Expect(err).NotTo(HaveOccurred())
+	f := c.opts.Faults
+	g.Expect([]time.Duration{f.ListGap, f.ListLag, f.PendingLag, f.BootListedUnpowered, f.AsyncVPCAttach}).
+		To(Equal([]time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 6 * time.Second}))
+	g.Expect(f.PageCap).To(Equal(3))
+	g.Expect(f.AlreadyAttachedError && f.RateLimitNoRetryAfter && f.VPCOmitNetworkSize && f.VPCNumbersAsStrings).To(BeTrue())
+	g.Expect(f.MissingRoutes).To(Equal([]string{"GET /api/v2/lbs/pending", "GET /apps/v2/vm/pending"}))
+	g.Expect(f.LostAnswerRate).To(Equal(0.25))
+	_, err = parseFlags([]string{"--lost-answer-rate", "2"}, io.Discard)
+	g.Expect(err).To(HaveOccurred())
+	_, err = parseFlags([]string{"--list-lag", "-1s"}, io.Discard)
+	g.Expect(err).To(HaveOccurred())
 
 	c, err = parseFlags(nil, io.Discard)
 	g.Expect(err).NotTo(HaveOccurred())
