@@ -39,6 +39,20 @@ const (
 	defaultTokenLifetime = 30 * time.Minute
 )
 
+// After a failed login no other login is sent until a backoff ends; meanwhile every call fails
+// fast (or keeps using a still-valid token). Without it, every call of every worker would send
+// its own login to an API that is down or refusing us. A login that failed on the way (network,
+// timeout, 5xx, an HTML page, 429) backs off exponentially from loginBackoffBase to
+// loginBackoffMax; a refused one (401, rejected credentials, an answer without a token) cannot
+// be fixed by time, only by new credentials — which come as a new Client — so it backs off
+// longer. A successful login resets the backoff.
+const (
+	loginBackoffBase         = time.Second
+	loginBackoffMax          = time.Minute
+	loginRejectedBackoffBase = 30 * time.Second
+	loginRejectedBackoffMax  = 10 * time.Minute
+)
+
 // authenticator supplies the credentials for one request.
 type authenticator interface {
 	// token returns the token to send, logging in first when needed.
@@ -94,6 +108,9 @@ type credentialAuth struct {
 	expiresAt time.Time
 	style     loginStyle
 	inflight  *loginCall
+	failures  int       // consecutive failed logins
+	retryAt   time.Time // no login is sent before this (backoff after a failure)
+	lastErr   *Error    // the failure that started the current backoff
 }
 
 // loginCall is one login shared by every caller that needed a token while it ran.
@@ -126,6 +143,18 @@ func (a *credentialAuth) token(ctx context.Context) (string, error) {
 		tok := a.tok
 		a.mu.Unlock()
 		return tok, nil
+	}
+	if now.Before(a.retryAt) {
+		// A login failed recently. A token that is still valid keeps serving (a failed
+		// proactive refresh is not fatal); otherwise fail fast without sending a login.
+		if a.tok != "" && now.Before(a.expiresAt) {
+			tok := a.tok
+			a.mu.Unlock()
+			return tok, nil
+		}
+		err := a.backingOff(now)
+		a.mu.Unlock()
+		return "", err
 	}
 	call := a.inflight
 	if call == nil {
@@ -161,15 +190,61 @@ func (a *credentialAuth) runLogin(parent context.Context, call *loginCall) {
 	tok, expires, err := a.login(ctx)
 
 	a.mu.Lock()
+	now := a.c.now()
 	if err == nil {
-		now := a.c.now()
 		a.tok, a.expiresAt = tok, expires
 		a.refreshAt = refreshPoint(now, expires, a.c.refreshSkew)
+		a.failures, a.retryAt, a.lastErr = 0, time.Time{}, nil
+	} else if e := asError(err); e != nil {
+		if d, ok := a.nextBackoff(e); ok {
+			a.retryAt, a.lastErr = now.Add(d), e
+			a.c.log.V(1).Info("VPSie login failed; not logging in again before the backoff ends",
+				"failures", a.failures, "backoff", d, "class", string(e.Class), "status", e.HTTPStatus)
+		}
 	}
 	a.inflight = nil
 	call.tok, call.err = tok, err
 	a.mu.Unlock()
 	close(call.done)
+}
+
+// nextBackoff counts a failed login and returns how long to wait before the next one. A login
+// refused by our own budget (nothing was sent) starts no backoff. Called with a.mu held.
+func (a *credentialAuth) nextBackoff(err *Error) (time.Duration, bool) {
+	if err.HTTPStatus == 0 && err.Class == ClassRateLimited {
+		return 0, false
+	}
+	base, ceiling := loginBackoffBase, loginBackoffMax
+	if err.Class == ClassUnauthorized || err.Class == ClassTerminal {
+		base, ceiling = loginRejectedBackoffBase, loginRejectedBackoffMax
+	}
+	a.failures++
+	d := ceiling
+	if n := a.failures - 1; n < 30 {
+		if v := base << n; v > 0 && v < ceiling {
+			d = v
+		}
+	}
+	if err.RetryAfter > d { // the server asked for longer (429 or 503 with Retry-After)
+		d = min(err.RetryAfter, loginRejectedBackoffMax)
+	}
+	return d, true
+}
+
+// backingOff is the error of a call that needs a login during the backoff: the class of the
+// failed login (Unauthorized and Terminal stay what they are, so refused credentials still read
+// as such; anything else is Transient, or RateLimited after a 429) and the remaining wait.
+// Called with a.mu held.
+func (a *credentialAuth) backingOff(now time.Time) *Error {
+	last := a.lastErr
+	class := last.Class
+	switch class {
+	case ClassUnauthorized, ClassTerminal, ClassRateLimited:
+	default:
+		class = ClassTransient
+	}
+	return &Error{Operation: "Login", HTTPStatus: last.HTTPStatus, Code: last.Code, Class: class,
+		RetryAfter: a.retryAt.Sub(now), Message: "a recent login failed; waiting for the backoff before the next", Err: last}
 }
 
 // refreshPoint is when to log in again: skew before expiry, but never less than half the
@@ -246,16 +321,24 @@ func (a *credentialAuth) loginOnce(ctx context.Context, style loginStyle) (strin
 		ctype = "application/json"
 	}
 	const op = "Login"
-	if err := a.c.waitForBudget(ctx, op); err != nil {
+	if err := a.c.waitForBudget(ctx, op, true); err != nil {
 		return "", time.Time{}, withOperation(op, err)
 	}
+	sentAt := a.c.limiter.now()
 	status, hdr, raw, err := a.c.send(ctx, op, http.MethodPost, a.c.baseURL+loginPath, body, ctype, nil, 1)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	if _, apiErr := interpret(op, status, hdr, raw, a.c.now()); apiErr != nil {
+	_, apiErr := interpret(op, status, hdr, raw, a.c.now())
+	a.c.limiter.observe(sentAt, apiErr)
+	if apiErr != nil {
 		if apiErr.HTTPStatus < 300 && apiErr.Class == ClassTransient && bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) {
 			apiErr.Class = ClassTerminal // an error envelope with no known wording, at 2xx
+		}
+		if apiErr.Class == ClassNotFound {
+			// "Not found" from the login route is a misconfiguration (base URL), never a
+			// missing object: passed on as is, it would make the caller's object look deleted.
+			apiErr.Class = ClassTerminal
 		}
 		return "", time.Time{}, apiErr
 	}

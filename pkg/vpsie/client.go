@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"golang.org/x/time/rate"
 )
 
 // Version is reported in the User-Agent. Release builds set it with
@@ -73,7 +72,8 @@ type Config struct {
 	Logger logr.Logger
 
 	// RequestsPerMinute and Burst size the limiter shared by every Client with the same base
-	// URL and credentials (see ratelimit.go). Defaults 100 and 10.
+	// URL and credentials (see ratelimit.go). Defaults 100 and 10. They are ceilings: after
+	// 429 answers the shared limiter slows down and recovers gradually.
 	RequestsPerMinute float64
 	Burst             int
 	// MaxWait is the longest the client blocks on the limiter or on a Retry-After before
@@ -105,7 +105,7 @@ type Client struct {
 	http        *http.Client
 	log         logr.Logger
 	userAgent   string
-	limiter     *rate.Limiter
+	limiter     *accountLimiter // shared by every Client of the account (ratelimit.go)
 	auth        authenticator
 	maxRetries  int
 	baseDelay   time.Duration

@@ -66,7 +66,27 @@ type Error struct {
 	Class ErrorClass
 	// Err is the wrapped cause, if any.
 	Err error
+
+	// processing records what the client knows about whether VPSie acted on the call; see
+	// NotSent. Unexported so that only the client can claim "certainly not processed": the
+	// zero value defers to the answer's class and status.
+	processing processing
 }
+
+// processing is the client's own knowledge of whether a call reached VPSie's handlers.
+type processing uint8
+
+const (
+	// judgeByAnswer: nothing is known beyond the answer itself (class and HTTP status).
+	judgeByAnswer processing = iota
+	// notProcessed: the client refused the call before sending anything (validation, encoding,
+	// its own budget, a failed login, a context already done), or every attempt it sent was
+	// refused before processing (401, 429, a 4xx refusal).
+	notProcessed
+	// mayHaveBeenProcessed: an attempt of this call may have been acted on (an earlier attempt of
+	// a retried call timed out or got a 5xx), whatever the last answer says.
+	mayHaveBeenProcessed
+)
 
 // Error implements error. It never contains request bodies, tokens or passwords.
 func (e *Error) Error() string {
@@ -144,6 +164,59 @@ func IsRateLimited(err error) (time.Duration, bool) {
 		return e.RetryAfter, true
 	}
 	return 0, false
+}
+
+// NotSent reports whether err proves that VPSie did not act on the call, so that a caller may
+// treat a failed create as "nothing was created" and forget it instead of waiting to prove the
+// absence of what it asked for. It is true for:
+//
+//   - errors the client produced before sending anything: an empty identifier or missing
+//     required field, a body that cannot be encoded, the client's own rate limit (shared budget
+//     or a Retry-After hold on the account), a login that failed before the call could be sent,
+//     and a context that was already done before sending;
+//   - RateLimited answers (an API 429, or a rate-limit message): a rate limiter answers before
+//     the request is processed;
+//   - Unauthorized answers: the credentials are checked before anything is done (the client
+//     relies on the same fact to send a create again after a re-login);
+//   - Terminal and NotFound answers carrying an HTTP 4xx status (400 validation refusals, 403,
+//     422, a 404 for a referenced plan or image, ...): HTTP says a 4xx request was refused.
+//
+// It is false for everything that may have been processed: network errors, timeouts, a context
+// that ended while the request was in flight, 5xx answers and HTML gateway pages, transient
+// answers of any status, undecodable or incomplete answers, and answers classified Terminal
+// only from their wording or envelope code while the HTTP status was 2xx or 5xx (VPSie answers
+// "200 with error:true" and "500 with a quota message" from inside its handlers, where part of
+// the work may already be done). It is also false when an earlier attempt of a retried call
+// may have been processed, whatever the last attempt's answer. Foreign errors and nil are false.
+func NotSent(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.refusedUnprocessed()
+}
+
+// refusedUnprocessed applies NotSent's rules to e alone.
+func (e *Error) refusedUnprocessed() bool {
+	switch e.processing {
+	case notProcessed:
+		return true
+	case mayHaveBeenProcessed:
+		return false
+	}
+	switch {
+	case e.Class == ClassRateLimited, e.Class == ClassUnauthorized:
+		return true
+	case inRange(e.HTTPStatus, 400, 499):
+		return e.Class == ClassTerminal || e.Class == ClassNotFound
+	}
+	return false
+}
+
+// refusedBeforeSending marks e as produced by the client before anything was sent.
+func refusedBeforeSending(e *Error) *Error {
+	e.processing = notProcessed
+	return e
 }
 
 // RetryAfter returns the wait carried by err (any class), or 0.

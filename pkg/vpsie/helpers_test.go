@@ -29,8 +29,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 const testToken = "static-token-s3cr3t"
@@ -73,7 +71,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	// happens to reuse this port does not inherit a spent budget.
 	t.Cleanup(func() {
 		limiters.Lock()
-		limiters.m = map[string]*rate.Limiter{}
+		limiters.m = map[string]*accountLimiter{}
 		limiters.Unlock()
 	})
 	return f

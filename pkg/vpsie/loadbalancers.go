@@ -119,9 +119,11 @@ type PendingLoadBalancer struct {
 	} `json:"data"`
 }
 
-// ListLoadBalancers returns the account's load balancers (without rules).
+// ListLoadBalancers returns every load balancer of the account (without rules), following
+// offset/limit paging when the server pages (see listPaged); they are told apart by identifier.
 func (c *Client) ListLoadBalancers(ctx context.Context) ([]LoadBalancer, error) {
-	return getList[LoadBalancer](ctx, c, "ListLoadBalancers", lbPath+"/all")
+	return listPaged(ctx, c, "ListLoadBalancers", lbPath+"/all", nil,
+		func(lb LoadBalancer) string { return string(lb.Identifier) })
 }
 
 // GetLoadBalancer returns one load balancer with its rules; data:false is NotFound.

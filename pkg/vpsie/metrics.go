@@ -60,11 +60,19 @@ var (
 		Name: "capv_vpsie_api_errors_total",
 		Help: "Calls that returned an error to the caller, by operation and error class.",
 	}, []string{"operation", "class"})
+
+	// The "account" label is the first 12 hex digits of SHA-256(base URL, credential identity):
+	// it tells accounts apart without revealing a client id or token. One series per account.
+	rateLimitRequestsPerMinute = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "capv_vpsie_api_rate_limit_requests_per_minute",
+		Help: "Effective request rate of the shared per-account limiter: the configured rate, lowered after 429 answers and recovering gradually.",
+	}, []string{"account"})
 )
 
 // Collectors returns the client's metric collectors, for callers that register them their own way.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{requestsTotal, requestDuration, retriesTotal, rateLimitWaitSeconds, loginsTotal, errorsTotal}
+	return []prometheus.Collector{requestsTotal, requestDuration, retriesTotal, rateLimitWaitSeconds, loginsTotal,
+		errorsTotal, rateLimitRequestsPerMinute}
 }
 
 // RegisterMetrics registers the client's metrics on reg (the manager passes controller-runtime's

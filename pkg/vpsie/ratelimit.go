@@ -29,12 +29,62 @@ import (
 // VPSie publishes no rate limits; its own autoscaler throttles itself to 100 requests a minute
 // per account. The budget belongs to the account, not to a Client: the provider builds one
 // Client per cluster (per credentials Secret) and may rebuild it when the Secret changes, so
-// every Client using the same base URL and credential identity shares one limiter from this
-// registry. Keys are SHA-256 digests: no secret is ever held here in clear.
+// every Client using the same base URL and credential identity shares one accountLimiter from
+// this registry. Keys are SHA-256 digests: no secret is ever held here in clear.
 var limiters = struct {
 	sync.Mutex
-	m map[string]*rate.Limiter
-}{m: map[string]*rate.Limiter{}}
+	m map[string]*accountLimiter
+}{m: map[string]*accountLimiter{}}
+
+// Adaptive pacing. The configured rate is only a guess at VPSie's real limit, which is not
+// documented and may be lower (or shared with other tools on the account). A 429 is the only
+// signal, and it concerns the account, not the one call that got it:
+//
+//   - A 429 (or rate-limit wording) with a Retry-After holds every caller of the account until
+//     then: the server said when it will serve again, so anything sent before is wasted.
+//   - Without a usable Retry-After, the account's rate is halved (multiplicative decrease), down
+//     to minRateFraction of the configured rate, and the burst shrinks with it. Answers to
+//     requests sent before the last decrease do not decrease again: they tell about the old rate.
+//   - The rate recovers additively, by recoveryStep of the configured rate for every
+//     recoveryQuietPeriod without a 429, driven by successful calls, up to the configured rate.
+const (
+	minRateFraction     = 0.1
+	recoveryStep        = 0.1
+	recoveryQuietPeriod = 30 * time.Second
+	// maxHold caps a Retry-After hold on the whole account, so that a bogus header (or an
+	// HTTP date read with a skewed clock) cannot silence an account for hours; the error
+	// returned to the caller still carries the full Retry-After.
+	maxHold = 5 * time.Minute
+)
+
+// accountLimiter is one account's request budget: a token bucket whose rate adapts to 429s,
+// and a "not before" time set from Retry-After. It is safe for concurrent use.
+type accountLimiter struct {
+	lim     *rate.Limiter
+	account string           // metric label: a prefix of the registry key (a digest), never a credential
+	now     func() time.Time // clock of the adaptation (tests inject one); the bucket waits in real time
+
+	mu           sync.Mutex
+	configured   float64 // requests per second, as configured
+	burst        int     // burst, as configured
+	current      float64 // requests per second now
+	lastDecrease time.Time
+	lastChange   time.Time // last 429 or increase: the quiet period is measured from here
+	notBefore    time.Time
+}
+
+func newAccountLimiter(key string, perMinute float64, burst int) *accountLimiter {
+	a := &accountLimiter{
+		lim:        rate.NewLimiter(rate.Limit(perMinute/60), burst),
+		account:    key[:min(len(key), 12)],
+		now:        time.Now,
+		configured: perMinute / 60,
+		burst:      burst,
+		current:    perMinute / 60,
+	}
+	rateLimitRequestsPerMinute.WithLabelValues(a.account).Set(perMinute)
+	return a
+}
 
 // limiterKey identifies an account: base URL plus the credential identity (the client id, or
 // the static token), hashed.
@@ -46,23 +96,106 @@ func limiterKey(baseURL, identity string) string {
 // sharedLimiter returns the limiter for key, creating it with perMinute/burst on first use.
 // Later Clients with the same key share it as it is: the first configuration wins, so a
 // differently configured Client cannot silently raise an account's budget.
-func sharedLimiter(key string, perMinute float64, burst int) *rate.Limiter {
+func sharedLimiter(key string, perMinute float64, burst int) *accountLimiter {
 	limiters.Lock()
 	defer limiters.Unlock()
 	if l, ok := limiters.m[key]; ok {
 		return l
 	}
-	l := rate.NewLimiter(rate.Limit(perMinute/60), burst)
+	l := newAccountLimiter(key, perMinute, burst)
 	limiters.m[key] = l
 	return l
 }
 
-// waitForBudget takes one request from the shared budget, waiting (in real time) if needed.
-// A wait longer than MaxWait or past the context's deadline is not started: the reservation is
-// returned and the caller gets a RateLimited error carrying the wait, so a controller can
-// requeue instead of blocking a worker.
-func (c *Client) waitForBudget(ctx context.Context, op string) error {
-	r := c.limiter.Reserve()
+// perMinute returns the effective rate, in requests per minute.
+func (a *accountLimiter) perMinute() float64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.current * 60
+}
+
+// holdRemaining returns how long the account is held by a Retry-After, or 0.
+func (a *accountLimiter) holdRemaining() time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if d := a.notBefore.Sub(a.now()); d > 0 {
+		return d
+	}
+	return 0
+}
+
+// throttled records a rate-limit answer to a request sent at sentAt (on a.now's clock).
+func (a *accountLimiter) throttled(sentAt time.Time, retryAfter time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	a.lastChange = now
+	if retryAfter > 0 {
+		if until := now.Add(min(retryAfter, maxHold)); until.After(a.notBefore) {
+			a.notBefore = until
+		}
+		return
+	}
+	if !a.lastDecrease.IsZero() && !sentAt.After(a.lastDecrease) {
+		return // sent at the old rate: already accounted for
+	}
+	a.lastDecrease = now
+	a.setRate(max(a.current/2, a.configured*minRateFraction))
+}
+
+// succeeded records a successful answer: after a quiet period the rate grows back by a step.
+func (a *accountLimiter) succeeded() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.current >= a.configured {
+		return
+	}
+	now := a.now()
+	if now.Sub(a.lastChange) < recoveryQuietPeriod {
+		return
+	}
+	a.lastChange = now
+	a.setRate(min(a.current+a.configured*recoveryStep, a.configured))
+}
+
+// setRate applies a new rate to the bucket, scaling the burst with it (a full burst at a
+// reduced rate would be the very spike that got us throttled). Called with a.mu held.
+func (a *accountLimiter) setRate(perSecond float64) {
+	a.current = perSecond
+	a.lim.SetLimit(rate.Limit(perSecond))
+	a.lim.SetBurst(max(1, int(float64(a.burst)*perSecond/a.configured)))
+	rateLimitRequestsPerMinute.WithLabelValues(a.account).Set(perSecond * 60)
+}
+
+// observe feeds the adaptation with the outcome of one request sent at sentAt: a success, or
+// an API answer (not a client-side refusal) classified RateLimited.
+func (a *accountLimiter) observe(sentAt time.Time, apiErr *Error) {
+	switch {
+	case apiErr == nil:
+		a.succeeded()
+	case apiErr.Class == ClassRateLimited && apiErr.HTTPStatus != 0:
+		a.throttled(sentAt, apiErr.RetryAfter)
+	}
+}
+
+// waitForBudget takes one request from the account's budget, waiting (in real time) if needed:
+// first for a Retry-After hold on the account (unless honourHold is false: the caller has just
+// waited out the Retry-After it was given itself), then for the token bucket. A wait longer
+// than MaxWait or past the context's deadline is not started: the caller gets a RateLimited
+// error carrying the wait, so a controller can requeue instead of blocking a worker.
+func (c *Client) waitForBudget(ctx context.Context, op string, honourHold bool) error {
+	if d := c.limiter.holdRemaining(); honourHold && d > 0 {
+		if d > c.maxWait || exceedsDeadline(ctx, time.Now(), d) {
+			return &Error{Operation: op, Class: ClassRateLimited, RetryAfter: d,
+				Message: "VPSie asked this account to wait (Retry-After); not sending"}
+		}
+		c.log.V(2).Info("waiting for a VPSie Retry-After on the account", "operation", op, "wait", d)
+		rateLimitWaitSeconds.WithLabelValues("retry_after").Add(d.Seconds())
+		if err := sleepCtx(ctx, d); err != nil {
+			return contextError(op, err, nil)
+		}
+	}
+	r := c.limiter.lim.Reserve()
 	if !r.OK() {
 		return &Error{Operation: op, Class: ClassRateLimited, Message: "client-side rate limit cannot serve a request"}
 	}

@@ -58,10 +58,31 @@ func (r request) encode() ([]byte, string, error) {
 
 // do runs a call: shared budget, authentication, one re-login after a 401, and retries with
 // backoff for idempotent calls. It returns the successful answer or a classified *Error.
+//
+// It also records, for NotSent, whether VPSie may have acted on the call: errors produced
+// before anything was sent are marked notProcessed, and once an attempt may have been processed
+// (no answer, a 5xx ...) every later error of the call is marked mayHaveBeenProcessed.
 func (c *Client) do(ctx context.Context, r request) (*response, error) {
+	processed := false // some attempt may have been acted on
+	// beforeSending finishes with an error produced before the next attempt was sent.
+	beforeSending := func(e *Error) error {
+		if processed {
+			e.processing = mayHaveBeenProcessed
+		} else {
+			e.processing = notProcessed
+		}
+		return c.fail(e)
+	}
+	// answered finishes with the error of a sent attempt.
+	answered := func(e *Error) error {
+		if processed {
+			e.processing = mayHaveBeenProcessed
+		}
+		return c.fail(e)
+	}
 	payload, ctype, err := r.encode()
 	if err != nil {
-		return nil, c.fail(&Error{Operation: r.op, Class: ClassTerminal, Message: "cannot encode request", Err: err})
+		return nil, beforeSending(&Error{Operation: r.op, Class: ClassTerminal, Message: "cannot encode request", Err: err})
 	}
 	target := c.baseURL + r.path
 	if len(r.query) > 0 {
@@ -70,22 +91,25 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 	var last *Error
 	reloggedIn := false
 	retries := 0
+	honourHold := true
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return nil, c.fail(contextError(r.op, err, last))
+			return nil, beforeSending(contextError(r.op, err, last))
 		}
-		if err := c.waitForBudget(ctx, r.op); err != nil {
-			return nil, c.fail(withOperation(r.op, err))
+		if err := c.waitForBudget(ctx, r.op, honourHold); err != nil {
+			return nil, beforeSending(withOperation(r.op, err))
 		}
 		token, err := c.auth.token(ctx)
 		if err != nil {
-			return nil, c.fail(withOperation(r.op, err))
+			return nil, beforeSending(withOperation(r.op, err))
 		}
+		sentAt := c.limiter.now()
 		status, hdr, raw, apiErr := c.send(ctx, r.op, r.method, target, payload, ctype,
 			func(h http.Header) { c.auth.apply(h, token) }, attempt)
 		if apiErr == nil {
 			var res *response
 			res, apiErr = interpret(r.op, status, hdr, raw, c.now())
+			c.limiter.observe(sentAt, apiErr)
 			if apiErr == nil {
 				return res, nil
 			}
@@ -93,9 +117,12 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 		if r.notFoundIsTerminal && apiErr.Class == ClassNotFound {
 			apiErr.Class = ClassTerminal
 		}
+		if !apiErr.refusedUnprocessed() {
+			processed = true
+		}
 		last = apiErr
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, c.fail(contextError(r.op, ctxErr, apiErr))
+			return nil, beforeSending(contextError(r.op, ctxErr, apiErr))
 		}
 		// A 401 means the API refused the request before acting on it, so even a create may
 		// be sent again — once, after a fresh login shared with concurrent callers.
@@ -108,19 +135,19 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 		}
 		if !r.idempotent || retries >= c.maxRetries ||
 			(apiErr.Class != ClassTransient && apiErr.Class != ClassRateLimited) {
-			return nil, c.fail(apiErr)
+			return nil, answered(apiErr)
 		}
 		delay, source := apiErr.RetryAfter, "retry_after"
 		if delay <= 0 {
 			delay, source = c.backoff(retries), ""
 		} else if delay > c.maxWait {
-			return nil, c.fail(apiErr) // told to wait longer than we block: let the caller requeue
+			return nil, answered(apiErr) // told to wait longer than we block: let the caller requeue
 		}
 		if exceedsDeadline(ctx, time.Now(), delay) {
 			if apiErr.RetryAfter == 0 {
 				apiErr.RetryAfter = delay
 			}
-			return nil, c.fail(apiErr)
+			return nil, answered(apiErr)
 		}
 		if source != "" {
 			rateLimitWaitSeconds.WithLabelValues(source).Add(delay.Seconds())
@@ -129,7 +156,13 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 		c.log.V(1).Info("retrying VPSie API call", "operation", r.op, "attempt", attempt,
 			"status", apiErr.HTTPStatus, "class", string(apiErr.Class), "delay", delay)
 		if err := c.sleep(ctx, delay); err != nil {
-			return nil, c.fail(contextError(r.op, err, apiErr))
+			return nil, beforeSending(contextError(r.op, err, apiErr))
+		}
+		// Having waited out a Retry-After of its own, this call does not wait again for the
+		// hold that the same answer put on the account: from now on it follows the Retry-After
+		// of its own answers, and the hold is for the other callers of the account.
+		if source != "" && apiErr.Class == ClassRateLimited {
+			honourHold = false
 		}
 		retries++
 	}
@@ -147,7 +180,7 @@ func (c *Client) send(ctx context.Context, op, method, target string, payload []
 	}
 	req, err := http.NewRequestWithContext(actx, method, target, body)
 	if err != nil {
-		return 0, nil, nil, &Error{Operation: op, Class: ClassTerminal, Message: "cannot build request", Err: err}
+		return 0, nil, nil, refusedBeforeSending(&Error{Operation: op, Class: ClassTerminal, Message: "cannot build request", Err: err})
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)

@@ -29,13 +29,6 @@ import (
 // pendingVMsPath is the pending-creation queue; it exists only under /apps/v2.
 const pendingVMsPath = "/apps/v2/vm/pending"
 
-// listPageSize is the page size used for offset/limit paging; maxPages bounds a list
-// (100,000 objects) so that a server ignoring offset can never loop us forever.
-const (
-	listPageSize = 100
-	maxPages     = 1000
-)
-
 // ListVMsOptions filters ListVMs.
 type ListVMsOptions struct {
 	// ProjectID restricts the list to one VPSie project.
@@ -94,8 +87,8 @@ type createVMWire struct {
 // ListPendingVMs / ListVMs and FindVMsByHostname, and look it up before every create.
 func (c *Client) CreateVM(ctx context.Context, req CreateVMRequest) error {
 	if req.Hostname == "" || req.ResourceIdentifier == "" || req.OSIdentifier == "" || req.DcIdentifier == "" {
-		return c.fail(&Error{Operation: "CreateVM", Class: ClassTerminal,
-			Message: "hostname, resourceIdentifier, osIdentifier and dcIdentifier are required"})
+		return c.fail(refusedBeforeSending(&Error{Operation: "CreateVM", Class: ClassTerminal,
+			Message: "hostname, resourceIdentifier, osIdentifier and dcIdentifier are required"}))
 	}
 	wire := createVMWire{CreateVMRequest: req}
 	if len(req.UserData) > 0 {
@@ -114,8 +107,8 @@ func (c *Client) DeleteVM(ctx context.Context, identifier, password, reason, not
 		return err
 	}
 	if password == "" {
-		return c.fail(&Error{Operation: "DeleteVM", Class: ClassTerminal,
-			Message: "the VPSie account password is required to delete a VM"})
+		return c.fail(refusedBeforeSending(&Error{Operation: "DeleteVM", Class: ClassTerminal,
+			Message: "the VPSie account password is required to delete a VM"}))
 	}
 	body := struct {
 		VMIdentifier    string          `json:"vmIdentifier"`
@@ -204,7 +197,7 @@ func requireID(op, name, v string) error {
 	if v != "" {
 		return nil
 	}
-	e := &Error{Operation: op, Class: ClassTerminal, Message: name + " is required"}
+	e := refusedBeforeSending(&Error{Operation: op, Class: ClassTerminal, Message: name + " is required"})
 	errorsTotal.WithLabelValues(op, string(e.Class)).Inc()
 	return e
 }
@@ -215,56 +208,4 @@ func asError(err error) *Error {
 		return e
 	}
 	return &Error{Class: ClassTransient, Message: "unexpected error", Err: err}
-}
-
-// getList fetches a list endpoint once.
-func getList[T any](ctx context.Context, c *Client, op, path string) ([]T, error) {
-	res, err := c.do(ctx, request{op: op, method: http.MethodGet, path: path, idempotent: true})
-	if err != nil {
-		return nil, err
-	}
-	items, _, err := decodeList[T](op, res)
-	if err != nil {
-		return nil, c.fail(asError(err))
-	}
-	return items, nil
-}
-
-// listPaged fetches every page of an offset/limit list. VPSie's paging is inconsistent, so it
-// stops at the first of: an empty or short page, the announced total reached, or a page with
-// nothing new (a server that ignores offset would otherwise loop forever).
-func listPaged[T any](ctx context.Context, c *Client, op, path string, base url.Values, key func(T) string) ([]T, error) {
-	var all []T
-	seen := map[string]bool{}
-	for offset, pages := 0, 0; ; pages++ {
-		q := url.Values{}
-		for k, v := range base {
-			q[k] = v
-		}
-		q.Set("offset", strconv.Itoa(offset))
-		q.Set("limit", strconv.Itoa(listPageSize))
-		res, err := c.do(ctx, request{op: op, method: http.MethodGet, path: path, query: q, idempotent: true})
-		if err != nil {
-			return nil, err
-		}
-		page, total, err := decodeList[T](op, res)
-		if err != nil {
-			return nil, c.fail(asError(err))
-		}
-		fresh := 0
-		for _, item := range page {
-			if k := key(item); k != "" {
-				if seen[k] {
-					continue
-				}
-				seen[k] = true
-			}
-			all = append(all, item)
-			fresh++
-		}
-		offset += len(page)
-		if fresh == 0 || len(page) < listPageSize || (total > 0 && len(all) >= total) || pages >= maxPages {
-			return all, nil
-		}
-	}
 }

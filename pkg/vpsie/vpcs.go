@@ -76,9 +76,10 @@ type CreateVPCRequest struct {
 	AutoGenerate int    `json:"autoGenerate"` // 1: let VPSie pick the range
 }
 
-// ListVPCs returns the account's VPCs.
+// ListVPCs returns every VPC of the account, following offset/limit paging when the server
+// pages (see listPaged); VPCs are told apart by id.
 func (c *Client) ListVPCs(ctx context.Context) ([]VPC, error) {
-	return getList[VPC](ctx, c, "ListVPCs", "/apps/v2/vpc")
+	return listPaged(ctx, c, "ListVPCs", "/apps/v2/vpc", nil, func(v VPC) string { return string(v.ID) })
 }
 
 // GetVPC returns one VPC; data:false is NotFound.
