@@ -47,6 +47,7 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/controllers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/metrics"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/loadbalancers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/servers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/vpcs"
@@ -84,6 +85,7 @@ type options struct {
 	serverPollInterval          time.Duration
 	runningServerCheckInterval  time.Duration
 	clusterResourcePollInterval time.Duration
+	createGrace                 time.Duration
 }
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
@@ -130,6 +132,9 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 		"How often a provisioned machine checks that its server still exists and runs.")
 	fs.DurationVar(&o.clusterResourcePollInterval, "cluster-resource-poll-interval", loadbalancers.PollInterval,
 		"How often a cluster waiting for its load balancer, its VPC or their deletion looks again.")
+	fs.DurationVar(&o.createGrace, "create-grace", intent.DefaultGrace,
+		"How long VPSie must show nothing of a server, load balancer or VPC whose create had an unknown outcome "+
+			"(lost answer, restart) before it is created again. Longer than VPSie ever takes to show a new resource.")
 }
 
 // applyPollIntervals sets the services' wait times from the flags.
@@ -254,6 +259,7 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager, opts *options) erro
 		Accounts:         accounts,
 		Recorder:         mgr.GetEventRecorder("vpsiecluster-controller"),
 		WatchFilterValue: opts.watchFilter,
+		Intents:          &intent.Tracker{Grace: opts.createGrace},
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.vpsieClusterConcurrency}); err != nil {
 		return fmt.Errorf("setting up the VPSieCluster controller: %w", err)
 	}
@@ -261,6 +267,7 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager, opts *options) erro
 		Client:           mgr.GetClient(),
 		Accounts:         accounts,
 		Observer:         &servers.Observer{Window: opts.pollWindow},
+		Intents:          &intent.Tracker{Grace: opts.createGrace},
 		ClusterCache:     clusterCache,
 		Recorder:         mgr.GetEventRecorder("vpsiemachine-controller"),
 		WatchFilterValue: opts.watchFilter,

@@ -48,7 +48,7 @@ import (
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
-	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/loadbalancers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/vpcs"
 )
@@ -78,9 +78,9 @@ type VPSieClusterReconciler struct {
 	WatchFilterValue string
 	// Recorder emits events; SetupWithManager sets the manager's when nil.
 	Recorder events.EventRecorder
-
-	// creates remembers create calls across reconciles (VPSie returns no id; see services.CreateLog).
-	creates services.CreateLog
+	// Intents is the create-or-adopt tracker of the load balancers and VPCs; SetupWithManager makes one
+	// with the defaults when nil.
+	Intents *intent.Tracker
 }
 
 // SetupWithManager registers the controller, the credentials index and the watches of Clusters and Secrets.
@@ -90,6 +90,9 @@ func (r *VPSieClusterReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	}
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder(clusterControllerName + "-controller")
+	}
+	if r.Intents == nil {
+		r.Intents = &intent.Tracker{}
 	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &infrav1.VPSieCluster{}, CredentialsRefIndex, credentialsRefOf); err != nil {
 		return fmt.Errorf("indexing VPSieClusters by credentials Secret: %w", err)
@@ -185,7 +188,7 @@ func (r *VPSieClusterReconciler) reconcileNormal(ctx context.Context, s *scope.C
 	}
 
 	o := &outcome{}
-	vpcRes, err := vpcs.NewService(s, &r.creates).Reconcile(ctx)
+	vpcRes, err := vpcs.NewService(s, r.Intents).Reconcile(ctx)
 	if err != nil {
 		o.fail(vc, infrav1.NetworkReadyCondition, "reconciling the VPC", err)
 	}
@@ -194,7 +197,7 @@ func (r *VPSieClusterReconciler) reconcileNormal(ctx context.Context, s *scope.C
 		r.event(vc, corev1.EventTypeNormal, "VPCCreated", "Create", "Created VPC %s", s.VPCName())
 	}
 
-	lbRes, err := loadbalancers.NewService(s, &r.creates).Reconcile(ctx)
+	lbRes, err := loadbalancers.NewService(s, r.Intents).Reconcile(ctx)
 	if err != nil {
 		o.fail(vc, infrav1.LoadBalancerReadyCondition, "reconciling the control-plane load balancer", err)
 	}
@@ -248,7 +251,7 @@ func (r *VPSieClusterReconciler) reconcileDelete(ctx context.Context, s *scope.C
 	}
 
 	o := &outcome{}
-	lbRes, err := loadbalancers.NewService(s, &r.creates).Delete(ctx)
+	lbRes, err := loadbalancers.NewService(s, r.Intents).Delete(ctx)
 	if lbRes.Deleted {
 		r.event(vc, corev1.EventTypeNormal, "LoadBalancerDeleted", "Delete", "Deleted load balancer %s", s.ResourceName())
 	}
@@ -258,7 +261,7 @@ func (r *VPSieClusterReconciler) reconcileDelete(ctx context.Context, s *scope.C
 	o.requeue(lbRes.RequeueAfter)
 	vpcDone := false
 	if err == nil && lbRes.Done {
-		vpcRes, err := vpcs.NewService(s, &r.creates).Delete(ctx)
+		vpcRes, err := vpcs.NewService(s, r.Intents).Delete(ctx)
 		if vpcRes.Deleted {
 			r.event(vc, corev1.EventTypeNormal, "VPCDeleted", "Delete", "Deleted VPC %s", s.VPCName())
 		}

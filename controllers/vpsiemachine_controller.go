@@ -49,6 +49,7 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/metrics"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/servers"
 )
 
@@ -59,6 +60,9 @@ type VPSieMachineReconciler struct {
 	Accounts scope.AccountFactory
 	// Observer shares VM lists between machines of an account (batch polling).
 	Observer *servers.Observer
+	// Intents is the create-or-adopt tracker of the servers; SetupWithManager makes one with the defaults
+	// when nil.
+	Intents *intent.Tracker
 	// ClusterCache reaches workload clusters to set Node providerIDs; nil disables that.
 	ClusterCache clustercache.ClusterCache
 	// Recorder emits events on transitions.
@@ -79,6 +83,9 @@ func (r *VPSieMachineReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	log := ctrl.LoggerFrom(ctx)
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder("vpsiemachine-controller")
+	}
+	if r.Intents == nil {
+		r.Intents = &intent.Tracker{}
 	}
 	clusterToMachines, err := util.ClusterToTypedObjectsMapper(mgr.GetClient(), &infrav1.VPSieMachineList{}, mgr.GetScheme())
 	if err != nil {
@@ -219,7 +226,7 @@ func (r *VPSieMachineReconciler) reconcileNormal(ctx context.Context, s *scope.M
 
 	wasProvisioned := vm.Status.Initialization.Provisioned != nil && *vm.Status.Initialization.Provisioned
 	oldState := vm.Status.ServerState
-	res, err := servers.NewService(s, r.Observer).Reconcile(ctx)
+	res, err := servers.NewService(s, r.Observer, r.Intents).Reconcile(ctx)
 	if err != nil {
 		return r.outcome(services.HandleError(vm, infrav1.ServerReadyCondition, "reconciling the server", err))
 	}
@@ -285,7 +292,7 @@ func (r *VPSieMachineReconciler) reconcileDelete(ctx context.Context, s *scope.M
 	if result, err := r.removeFromLoadBalancer(ctx, s); err != nil || !result.IsZero() {
 		return result, err
 	}
-	done, requeueAfter, err := servers.NewService(s, r.Observer).Delete(ctx)
+	done, requeueAfter, err := servers.NewService(s, r.Observer, r.Intents).Delete(ctx)
 	if err != nil {
 		return r.outcome(services.HandleError(vm, infrav1.ServerReadyCondition, "deleting the server", err))
 	}

@@ -230,6 +230,10 @@ type LoadBalancerStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	IP string `json:"ip,omitempty"`
+
+	// createIntent records the create call of the load balancer while its identifier is not known yet.
+	// +optional
+	CreateIntent *CreateIntent `json:"createIntent,omitempty"`
 }
 
 // NetworkStatus describes the cluster's VPC.
@@ -243,6 +247,10 @@ type NetworkStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
 	VPCName string `json:"vpcName,omitempty"`
+
+	// createIntent records the create call of the VPC while its id is not known yet.
+	// +optional
+	CreateIntent *CreateIntent `json:"createIntent,omitempty"`
 }
 
 // +kubebuilder:object:root=true

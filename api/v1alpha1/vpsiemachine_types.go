@@ -102,7 +102,8 @@ type VPSieMachineSpec struct {
 type ServerState string
 
 const (
-	// ServerStatePending: VPSie accepted the create and queues it; no server identifier yet.
+	// ServerStatePending: a create was made (status.createIntent) and VPSie queues it or has not listed it yet;
+	// no server identifier yet.
 	ServerStatePending ServerState = "Pending"
 	// ServerStateBooting: the server exists but is not up with an address yet.
 	ServerStateBooting ServerState = "Booting"
@@ -156,6 +157,10 @@ type VPSieMachineStatus struct {
 	// serverState is the server's state as last seen.
 	// +optional
 	ServerState ServerState `json:"serverState,omitempty"`
+
+	// createIntent records the create call of the server while its identifier is not known yet.
+	// +optional
+	CreateIntent *CreateIntent `json:"createIntent,omitempty"`
 }
 
 // VPSieMachineInitializationStatus is the contract's status.initialization.

@@ -42,6 +42,12 @@ var (
 		Name: "capv_server_adoptions_total",
 		Help: "Servers found by their hostname and adopted instead of created.",
 	})
+	// DuplicateServers counts servers found sharing a machine's hostname with the one it adopted: each is a
+	// second server for one machine (deleting the machine deletes them all). It should stay zero.
+	DuplicateServers = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "capv_server_duplicates_seen_total",
+		Help: "Servers seen sharing a machine's hostname with the server it adopted (should stay zero).",
+	})
 	// ProvisioningDuration observes the time from VPSieMachine creation to a running server.
 	ProvisioningDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "capv_server_provisioning_duration_seconds",
@@ -67,7 +73,7 @@ var (
 
 // Collectors are every metric of this package.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{ServerCreates, ServerDeletes, ServerAdoptions, ProvisioningDuration,
+	return []prometheus.Collector{ServerCreates, ServerDeletes, ServerAdoptions, DuplicateServers, ProvisioningDuration,
 		DeletionDuration, ReconcileErrors, machinesByState}
 }
 

@@ -127,6 +127,36 @@ func (s *ClusterScope) Close(ctx context.Context) error {
 	return patchWithSummary(ctx, s.patchHelper, s.VPSieCluster, clusterConditions)
 }
 
+// PatchNow writes the VPSieCluster (status included) at once and returns when the API server has confirmed
+// it; Close later writes only what changed after. Used for what must be durable before a cloud call: a
+// create intent.
+func (s *ClusterScope) PatchNow(ctx context.Context) error {
+	helper, err := patchNow(ctx, s.Client, s.patchHelper, s.VPSieCluster, clusterConditions)
+	if err != nil {
+		return err
+	}
+	s.patchHelper = helper
+	return nil
+}
+
+// patchNow patches obj and returns a helper whose starting point is what was just written.
+func patchNow(ctx context.Context, c client.Client, h *patch.Helper, obj interface {
+	client.Object
+	conditions.Setter
+}, owned []string,
+) (*patch.Helper, error) {
+	// No Ready summary here: the reconcile may not have set the conditions it summarises yet; Close does.
+	ownedWithReady := append([]string{infrav1.ReadyCondition, infrav1.PausedCondition}, owned...)
+	if err := h.Patch(ctx, obj, patch.WithOwnedConditions{Conditions: ownedWithReady}); err != nil {
+		return nil, err
+	}
+	helper, err := patch.NewHelper(obj, c)
+	if err != nil {
+		return nil, fmt.Errorf("building patch helper: %w", err)
+	}
+	return helper, nil
+}
+
 // patchWithSummary sets Ready from the given conditions (ignoring the ones not set yet) and patches obj,
 // owning exactly those conditions so concurrent writers of others are not overwritten.
 func patchWithSummary(ctx context.Context, h *patch.Helper, obj interface {

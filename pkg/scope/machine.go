@@ -78,11 +78,27 @@ func NewMachineScope(p MachineScopeParams) (*MachineScope, error) {
 
 // Close computes Ready from the other conditions and patches the VPSieMachine.
 func (s *MachineScope) Close(ctx context.Context) error {
+	return patchWithSummary(ctx, s.patchHelper, s.VPSieMachine, s.ownedConditions())
+}
+
+// PatchNow writes the VPSieMachine (status included) at once and returns when the API server has confirmed
+// it; Close later writes only what changed after. Used for what must be durable before a cloud call: a
+// create intent.
+func (s *MachineScope) PatchNow(ctx context.Context) error {
+	helper, err := patchNow(ctx, s.Client, s.patchHelper, s.VPSieMachine, s.ownedConditions())
+	if err != nil {
+		return err
+	}
+	s.patchHelper = helper
+	return nil
+}
+
+func (s *MachineScope) ownedConditions() []string {
 	owned := []string{infrav1.ServerReadyCondition}
 	if s.IsControlPlane() && s.VPSieCluster.Spec.ControlPlaneLoadBalancer.IsEnabled() {
 		owned = append(owned, infrav1.LoadBalancerBackendCondition)
 	}
-	return patchWithSummary(ctx, s.patchHelper, s.VPSieMachine, owned)
+	return owned
 }
 
 // IsControlPlane tells whether the Machine is a control-plane machine.

@@ -26,6 +26,7 @@ import (
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
@@ -72,16 +73,18 @@ func (s *Service) Delete(ctx context.Context) (DeleteResult, error) {
 		}
 	}
 
-	// Nothing listed: one may still be on its way (pending, or asked for moments ago).
-	pending, err := s.pendingNamed(ctx, name)
-	if err != nil {
+	// Nothing listed: one may still be on its way (queued, or a create whose outcome is unknown).
+	var found *vpsie.LoadBalancer
+	out, err := s.intents.Settle(ctx, s.request(name, &found))
+	switch {
+	case err != nil:
 		return DeleteResult{Deleted: deleted}, err
-	}
-	if pending || s.creates.Within(s.scope.Account.Key, name, CreateGrace) {
+	case out.Phase == intent.Found:
+		return DeleteResult{Deleted: deleted, RequeueAfter: DeletePollInterval}, nil // deleted on the next pass
+	case out.Phase != intent.Gone:
 		s.deleting("waiting for VPSie to finish creating the load balancer " + name + " so it can be deleted")
 		return DeleteResult{Deleted: deleted, RequeueAfter: PollInterval}, nil
 	}
-	s.creates.Forget(s.scope.Account.Key, name)
 	*st = infrav1.LoadBalancerStatus{}
 	return DeleteResult{Done: true, Deleted: deleted}, nil
 }

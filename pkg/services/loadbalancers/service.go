@@ -16,8 +16,8 @@ limitations under the License.
 
 // Package loadbalancers reconciles a cluster's control-plane load balancer and its backends. VPSie answers a
 // create with no identifier, so the load balancer carries a name derived from the cluster
-// (scope.ClusterResourceName) and every create is preceded by a fresh lookup by that name — among the listed
-// and the pending load balancers — that adopts what exists. Once the load balancer has an address it becomes
+// (scope.ClusterResourceName) and is created through the provider's one create-or-adopt mechanism (package
+// intent), whose lookups read the pending and the listed load balancers. Once the load balancer has an address it becomes
 // the cluster's spec.controlPlaneEndpoint.
 package loadbalancers
 
@@ -36,6 +36,7 @@ import (
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
@@ -45,24 +46,18 @@ var (
 	PollInterval = 5 * time.Second
 	// DeletePollInterval is how often a deleting cluster checks whether its load balancer is gone.
 	DeletePollInterval = 5 * time.Second
-	// CreateGrace is how long after a create the provider waits for VPSie to list the load balancer (as
-	// pending or active) before it may create again.
-	CreateGrace = 2 * time.Minute
 )
 
 // Service reconciles one cluster's control-plane load balancer.
 type Service struct {
 	scope   *scope.ClusterScope
-	creates *services.CreateLog
+	intents *intent.Tracker
 }
 
-// NewService returns the load balancer service of a cluster. creates remembers create calls across reconciles
-// (the controller keeps one); nil uses a log private to this service.
-func NewService(s *scope.ClusterScope, creates *services.CreateLog) *Service {
-	if creates == nil {
-		creates = &services.CreateLog{}
-	}
-	return &Service{scope: s, creates: creates}
+// NewService returns the load balancer service of a cluster. intents is the controller's create-or-adopt
+// tracker.
+func NewService(s *scope.ClusterScope, intents *intent.Tracker) *Service {
+	return &Service{scope: s, intents: intents}
 }
 
 // Result is what Reconcile found.
@@ -75,7 +70,7 @@ func (s *Service) Reconcile(ctx context.Context) (Result, error) {
 	if !vc.Spec.ControlPlaneLoadBalancer.IsEnabled() {
 		return s.reconcileDisabled()
 	}
-	api, key, name := s.scope.Account.API, s.scope.Account.Key, s.scope.ResourceName()
+	api, name := s.scope.Account.API, s.scope.ResourceName()
 	st := &vc.Status.LoadBalancer
 
 	lost := ""
@@ -91,67 +86,102 @@ func (s *Service) Reconcile(ctx context.Context) (Result, error) {
 		}
 	}
 
-	// Decide on lists taken now, never on ones from before a create that might have happened.
-	lb, err := s.lookup(ctx, name)
-	if err != nil {
-		return Result{}, err
-	}
-	if lb != nil {
-		return s.observe(ctx, lb)
+	if lost != "" && vc.Spec.ControlPlaneEndpoint.Host != "" {
+		// Another load balancer would have another address than the endpoint, which cannot change: adopt one
+		// of the cluster's name if there is one, never create.
+		lb, err := s.lookup(ctx, name)
+		switch {
+		case err != nil:
+			return Result{}, err
+		case lb != nil:
+			return s.observe(ctx, lb)
+		}
+		// Keep the identifier in status, so later reconciles keep reporting it instead of creating.
+		return s.notFound(lost), nil
 	}
 	if lost != "" {
-		if vc.Spec.ControlPlaneEndpoint.Host != "" {
-			// Keep the identifier in status, so later reconciles keep reporting it instead of creating.
-			return s.notFound(lost), nil
-		}
-		*st = infrav1.LoadBalancerStatus{}
+		*st = infrav1.LoadBalancerStatus{CreateIntent: st.CreateIntent}
 	}
-	pending, err := s.pendingNamed(ctx, name)
+
+	var found *vpsie.LoadBalancer
+	var create vpsie.CreateLoadBalancerRequest
+	req := s.request(name, &found)
+	req.Prepare = func(ctx context.Context) error {
+		var err error
+		create, err = s.createRequest(ctx, name)
+		return err
+	}
+	req.Create = func(ctx context.Context) error { return api.CreateLoadBalancer(ctx, create) }
+	out, err := s.intents.Ensure(ctx, req)
 	if err != nil {
 		return Result{}, err
 	}
-	if pending {
+	switch out.Phase {
+	case intent.Found:
+		return s.observe(ctx, found)
+	case intent.InQueue:
 		return s.waiting(infrav1.PendingReason, "VPSie is creating the load balancer "+name), nil
+	case intent.Created:
+		ctrl.LoggerFrom(ctx).Info("Created load balancer", "name", name, "plan", create.ResourceIdentifier)
+		res := s.waiting(infrav1.PendingReason, "VPSie accepted the load balancer "+name+"; waiting for it to be listed")
+		res.Created = true
+		return res, nil
+	case intent.Uncertain:
+		if out.Err != nil {
+			ctrl.LoggerFrom(ctx).Info("Create call failed; the load balancer may exist all the same, looking for it before any new create",
+				"name", name, "error", out.Err.Error())
+		}
+		return s.waiting(infrav1.PendingReason, fmt.Sprintf("the outcome of the create of the load balancer %s at %s is unknown; "+
+			"looking for it before creating it again", name, out.Since.UTC().Format(time.RFC3339))), nil
+	default:
+		return s.waiting(infrav1.PendingReason, "VPSie accepted the load balancer "+name+"; waiting for it to be listed"), nil
 	}
-	if s.creates.Within(key, name, CreateGrace) || (st.Name == name && time.Since(s.creates.Touch(key, name)) < CreateGrace) {
-		return s.waiting(infrav1.PendingReason, "waiting for VPSie to list the load balancer "+name+" this controller asked for"), nil
-	}
-	return s.create(ctx, name)
 }
 
-func (s *Service) create(ctx context.Context, name string) (Result, error) {
+// request is the load balancer's create-or-adopt. Its lookup reads the pending load balancers first, then the
+// list (a load balancer leaving the queue between the two reads is then listed), and keeps the cluster's in
+// found.
+func (s *Service) request(name string, found **vpsie.LoadBalancer) intent.Request {
+	spec := s.scope.VPSieCluster.Spec.ControlPlaneLoadBalancer
+	return intent.Request{
+		Kind: "load balancer", Account: s.scope.Account.Key, Name: name,
+		Fingerprint: services.Fingerprint(name, spec.Plan, string(spec.EffectiveAlgorithm()),
+			strconv.Itoa(int(spec.EffectivePort())), s.scope.Datacenter()),
+		Intent: &s.scope.VPSieCluster.Status.LoadBalancer.CreateIntent, Persist: s.scope.PatchNow,
+		Lookup: func(ctx context.Context, _ bool) (intent.Observation, error) {
+			pending, err := s.pendingNamed(ctx, name)
+			if err != nil {
+				return intent.Observation{}, err
+			}
+			lb, err := s.lookup(ctx, name)
+			switch {
+			case err != nil:
+				return intent.Observation{}, err
+			case lb != nil:
+				*found = lb
+				return intent.Observation{Sight: intent.Listed}, nil
+			case pending:
+				return intent.Observation{Sight: intent.Queued}, nil
+			}
+			return intent.Observation{Sight: intent.Absent}, nil
+		},
+	}
+}
+
+func (s *Service) createRequest(ctx context.Context, name string) (vpsie.CreateLoadBalancerRequest, error) {
 	spec := s.scope.VPSieCluster.Spec.ControlPlaneLoadBalancer
 	plan, err := s.plan(ctx)
 	if err != nil {
-		return Result{}, err
+		return vpsie.CreateLoadBalancerRequest{}, err
 	}
-	key := s.scope.Account.Key
-	st := &s.scope.VPSieCluster.Status.LoadBalancer
 	port := strconv.Itoa(int(spec.EffectivePort()))
-	req := vpsie.CreateLoadBalancerRequest{
+	return vpsie.CreateLoadBalancerRequest{
 		Name:               name,
 		Algorithm:          string(spec.EffectiveAlgorithm()),
 		ResourceIdentifier: plan,
 		DcIdentifier:       s.scope.Datacenter(),
 		Rules:              []vpsie.LBRuleSpec{{Scheme: "tcp", FrontPort: port, BackPort: port, Backends: []vpsie.BackendTarget{}}},
-	}
-	// Remember the attempt before making it: if the answer is lost, the load balancer may exist all the same.
-	*st = infrav1.LoadBalancerStatus{Name: name}
-	s.creates.Record(key, name)
-	if err := s.scope.Account.API.CreateLoadBalancer(ctx, req); err != nil {
-		if vpsie.IsTerminal(err) {
-			*st = infrav1.LoadBalancerStatus{}
-			s.creates.Forget(key, name)
-			return Result{}, fmt.Errorf("creating load balancer %s: %w", name, err)
-		}
-		ctrl.LoggerFrom(ctx).Info("Create call failed; the load balancer may exist all the same, looking for it before any new create",
-			"name", name, "error", err.Error())
-		return s.waiting(infrav1.PendingReason, "the create call failed ("+err.Error()+"); looking for the load balancer before trying again"), nil
-	}
-	ctrl.LoggerFrom(ctx).Info("Created load balancer", "name", name, "plan", plan, "port", port)
-	res := s.waiting(infrav1.PendingReason, "VPSie accepted the load balancer "+name+"; waiting for it to be listed")
-	res.Created = true
-	return res, nil
+	}, nil
 }
 
 // plan is the load balancer plan: the spec's, or else the first VPSie offers in the cluster's datacenter.
@@ -201,7 +231,11 @@ func (s *Service) lookup(ctx context.Context, name string) (*vpsie.LoadBalancer,
 
 func (s *Service) pendingNamed(ctx context.Context, name string) (bool, error) {
 	pending, err := s.scope.Account.API.ListPendingLoadBalancers(ctx)
-	if err != nil {
+	switch {
+	case vpsie.IsNotFound(err):
+		// An account's API may lack this optional route: decisions then rest on the list and the create grace.
+		return false, nil
+	case err != nil:
 		return false, fmt.Errorf("listing pending load balancers: %w", err)
 	}
 	for _, p := range pending {
@@ -224,8 +258,7 @@ func (s *Service) observe(ctx context.Context, lb *vpsie.LoadBalancer) (Result, 
 			ctrl.LoggerFrom(ctx).Info("Could not tag the load balancer", "loadBalancer", id, "error", err.Error())
 		}
 	}
-	s.creates.Forget(s.scope.Account.Key, string(lb.Name))
-	*st = infrav1.LoadBalancerStatus{Identifier: id, Name: string(lb.Name), IP: string(lb.DefaultIP)}
+	*st = infrav1.LoadBalancerStatus{Identifier: id, Name: string(lb.Name), IP: string(lb.DefaultIP)} // the intent is done
 	port := vc.Spec.ControlPlaneLoadBalancer.EffectivePort()
 	if st.IP == "" {
 		return s.waiting(infrav1.WaitingForControlPlaneEndpointReason,

@@ -27,73 +27,103 @@ import (
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/metrics"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
 // DeletePollInterval is how often a deleting machine checks whether its server is gone.
 var DeletePollInterval = 5 * time.Second
 
-// Delete deletes the machine's server and reports done once VPSie confirms it is gone. A server that never
-// existed, or is already gone, is done at once. It works from spec.providerID or, when the server was never
-// recorded, from the hostname, so a machine deleted mid-create leaves nothing behind.
+// Delete deletes the machine's servers and reports done once VPSie confirms they are gone and none can still
+// appear. Every live server with the machine's hostname is the machine's — duplicates included — and so is the
+// recorded one; a create that may still surface (status.createIntent: queued, accepted, or with a lost answer)
+// is waited for, then deleted, so a machine deleted mid-create leaves nothing behind.
 func (s *Service) Delete(ctx context.Context) (done bool, requeueAfter time.Duration, err error) {
-	if id := s.scope.ServerIdentifier(); id != "" {
-		return s.deleteServer(ctx, id)
-	}
 	hostname := s.scope.Hostname()
-	snap, err := s.observer.Fresh(ctx, s.scope.Account)
+	var found []vpsie.VM
+	out, err := s.intents.Settle(ctx, s.request(hostname, &found))
 	if err != nil {
-		return false, 0, fmt.Errorf("listing servers: %w", err)
+		return false, 0, err
 	}
-	vms, pending := snap.ByHostname(hostname)
-	switch {
-	case len(vms) > 0:
-		// Every server with this machine's hostname is this machine's, duplicates included.
-		for _, vm := range vms {
-			if _, _, err := s.deleteServer(ctx, string(vm.Identifier)); err != nil {
-				return false, 0, err
-			}
+	targets := make([]string, 0, len(found)+1)
+	for _, vm := range found {
+		targets = append(targets, string(vm.Identifier))
+	}
+	if id := s.scope.ServerIdentifier(); id != "" && !contains(targets, id) {
+		live, err := s.exists(ctx, id)
+		if err != nil {
+			return false, 0, err
 		}
-		return false, DeletePollInterval, nil
-	case len(pending) > 0 || s.observer.CreatedWithin(s.scope.Account, hostname, UncertainCreateGrace):
-		s.deleting("waiting for VPSie to finish creating " + hostname + " so it can be deleted")
-		return false, PollInterval, nil
+		if live {
+			targets = append(targets, id)
+		}
 	}
-	return true, 0, nil
+	for _, id := range targets {
+		if err := s.deleteServer(ctx, id); err != nil {
+			return false, 0, err
+		}
+	}
+	switch {
+	case len(targets) > 0:
+		return false, DeletePollInterval, nil
+	case out.Phase == intent.Gone:
+		return true, 0, nil
+	case out.Phase == intent.InQueue:
+		s.deleting("waiting for VPSie to finish creating " + hostname + " so it can be deleted")
+	case out.Phase == intent.Accepted:
+		s.deleting("VPSie accepted the server " + hostname + " but does not list it yet; waiting for it, to delete it")
+	default:
+		s.deleting("the outcome of the create of " + hostname + " is unknown; waiting to see whether VPSie lists it, to delete it")
+	}
+	return false, PollInterval, nil
 }
 
-func (s *Service) deleteServer(ctx context.Context, id string) (bool, time.Duration, error) {
-	log := ctrl.LoggerFrom(ctx).WithValues("server", id)
+// exists reads a recorded server that the list does not show (the list may lag or page). Only VPSie's word
+// that it does not exist, or that it is deleted, counts as gone; any other answer is an error, never "gone".
+func (s *Service) exists(ctx context.Context, id string) (bool, error) {
 	details, err := s.scope.Account.API.GetVM(ctx, id)
 	switch {
 	case vpsie.IsNotFound(err):
-		return true, 0, nil
+		return false, nil
 	case err != nil:
-		return false, 0, fmt.Errorf("reading server %s: %w", id, err)
-	case details.VM.IsGone():
-		return true, 0, nil
+		return false, fmt.Errorf("reading server %s: %w", id, err)
 	}
-	if s.scope.VPSieMachine.Status.ServerState == infrav1.ServerStateDeleting && s.scope.ServerIdentifier() == id {
-		return false, DeletePollInterval, nil
+	return !details.VM.IsGone(), nil
+}
+
+// deleteServer sends the delete of a listed server once; a server already being deleted is only waited for.
+func (s *Service) deleteServer(ctx context.Context, id string) error {
+	recorded := s.scope.ServerIdentifier() == id
+	if recorded && s.scope.VPSieMachine.Status.ServerState == infrav1.ServerStateDeleting {
+		return nil
 	}
 	note := fmt.Sprintf("Cluster API machine %s/%s deleted", s.scope.VPSieMachine.Namespace, s.scope.VPSieMachine.Name)
 	if err := s.scope.Account.API.DeleteVM(ctx, id, s.scope.Account.Password, vpsie.DefaultDeleteReason, note); err != nil {
 		if vpsie.IsNotFound(err) {
-			return true, 0, nil
+			return nil
 		}
-		return false, 0, fmt.Errorf("deleting server %s: %w", id, err)
+		return fmt.Errorf("deleting server %s: %w", id, err)
 	}
-	log.Info("Deleted server; waiting for VPSie to confirm it is gone")
+	ctrl.LoggerFrom(ctx).Info("Deleted server; waiting for VPSie to confirm it is gone", "server", id, "recorded", recorded)
 	metrics.ServerDeletes.Inc()
-	if s.scope.ServerIdentifier() == id {
+	if recorded {
 		s.scope.SetServerState(infrav1.ServerStateDeleting)
 	}
 	s.deleting("server " + id + " is being deleted")
-	return false, DeletePollInterval, nil
+	return nil
 }
 
 func (s *Service) deleting(message string) {
 	conditions.Set(s.scope.VPSieMachine, metav1.Condition{
 		Type: infrav1.ServerReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.DeletingReason, Message: message,
 	})
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }

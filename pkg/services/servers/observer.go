@@ -18,14 +18,12 @@ package servers
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
-	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
@@ -62,8 +60,7 @@ func (s *Snapshot) ByHostname(hostname string) ([]vpsie.VM, []vpsie.PendingVM) {
 }
 
 // Observer shares VM lists between machines: every machine of an account that waits for its server reads
-// the same snapshot, refreshed at most once per poll window, instead of a GET per machine per poll. It also
-// remembers the creates this process issued, so a lookup never misses a server VPSie has not listed yet.
+// the same snapshot, refreshed at most once per poll window, instead of a GET per machine per poll.
 type Observer struct {
 	// Window is the longest a snapshot is reused; DefaultPollWindow when zero.
 	Window time.Duration
@@ -72,20 +69,13 @@ type Observer struct {
 
 	mu       sync.Mutex
 	accounts map[string]*accountState
-	creates  services.CreateLog
 }
 
 type accountState struct {
 	// fetch serialises refreshes: concurrent callers wait for one list instead of each making their own.
-	fetch    sync.Mutex
-	mu       sync.Mutex
-	snap     *Snapshot
-	refusals map[string]refusal // lower-cased hostname -> the create VPSie last refused as invalid
-}
-
-type refusal struct {
-	at  time.Time
-	err error
+	fetch sync.Mutex
+	mu    sync.Mutex
+	snap  *Snapshot
 }
 
 var snapshotsFetched = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -118,7 +108,7 @@ func (o *Observer) state(key string) *accountState {
 	}
 	st, ok := o.accounts[key]
 	if !ok {
-		st = &accountState{refusals: map[string]refusal{}}
+		st = &accountState{}
 		o.accounts[key] = st
 	}
 	return st
@@ -161,12 +151,18 @@ func (o *Observer) get(ctx context.Context, account *scope.Account, notBefore ti
 	if s := usable(); s != nil {
 		return s, nil
 	}
+	// The pending queue first, then the list: a server that leaves the queue between the two reads is then
+	// in the list (the other order would miss it in both).
 	taken := o.now()
-	vms, err := account.API.ListVMs(ctx, vpsie.ListVMsOptions{})
-	if err != nil {
+	pending, err := account.API.ListPendingVMs(ctx)
+	switch {
+	case vpsie.IsNotFound(err):
+		// An account's API may lack the queue route: decisions then rest on the list and the create grace.
+		pending = nil
+	case err != nil:
 		return nil, err
 	}
-	pending, err := account.API.ListPendingVMs(ctx)
+	vms, err := account.API.ListVMs(ctx, vpsie.ListVMsOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -176,42 +172,6 @@ func (o *Observer) get(ctx context.Context, account *scope.Account, notBefore ti
 	st.snap = snap
 	st.mu.Unlock()
 	return snap, nil
-}
-
-// RecordCreate remembers that this process asked VPSie to create hostname.
-func (o *Observer) RecordCreate(account *scope.Account, hostname string) {
-	o.creates.Record(account.Key, strings.ToLower(hostname))
-}
-
-// RecordRefusal notes that VPSie refused to create hostname (a terminal error): nothing was created, so there
-// is nothing to wait for, and the same request is not sent again for a while.
-func (o *Observer) RecordRefusal(account *scope.Account, hostname string, err error) {
-	o.creates.Forget(account.Key, strings.ToLower(hostname))
-	st := o.state(account.Key)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.refusals[strings.ToLower(hostname)] = refusal{at: o.now(), err: err}
-}
-
-// Refusal is the error of VPSie's refusal to create hostname, if it happened less than d ago.
-func (o *Observer) Refusal(account *scope.Account, hostname string, d time.Duration) error {
-	st := o.state(account.Key)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	r, ok := st.refusals[strings.ToLower(hostname)]
-	if !ok {
-		return nil
-	}
-	if o.now().Sub(r.at) >= d {
-		delete(st.refusals, strings.ToLower(hostname))
-		return nil
-	}
-	return r.err
-}
-
-// CreatedWithin tells whether this process asked VPSie to create hostname less than d ago.
-func (o *Observer) CreatedWithin(account *scope.Account, hostname string, d time.Duration) bool {
-	return o.creates.Within(account.Key, strings.ToLower(hostname), d)
 }
 
 func boolLabel(b bool) string {

@@ -16,14 +16,15 @@ limitations under the License.
 
 // Package servers reconciles the VPSie server behind a VPSieMachine: it finds or creates it, follows it until
 // it is up, and deletes it. VPSie answers a create with no identifier, so a server is known by its
-// deterministic hostname until it shows up in the VM list; every create is preceded by a fresh lookup that
-// adopts what exists, and a successful create is never repeated.
+// deterministic hostname until it shows up in the VM list; creation goes through the provider's one
+// create-or-adopt mechanism (package intent).
 package servers
 
 import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,6 +37,7 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/metrics"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
@@ -43,9 +45,6 @@ import (
 var (
 	// PollInterval is how often a machine waiting for its server looks again (it reads the shared snapshot).
 	PollInterval = 10 * time.Second
-	// UncertainCreateGrace is how long after a create whose answer was lost (network error, 5xx) the
-	// provider keeps looking for the server before it may create again.
-	UncertainCreateGrace = 2 * time.Minute
 	// PendingTooLong is when a server VPSie accepted but never listed is reported on the condition.
 	PendingTooLong = 15 * time.Minute
 	// RunningPollInterval is how often a provisioned machine checks that its server still exists and runs
@@ -57,11 +56,13 @@ var (
 type Service struct {
 	scope    *scope.MachineScope
 	observer *Observer
+	intents  *intent.Tracker
 }
 
-// NewService returns the server service for a machine.
-func NewService(s *scope.MachineScope, o *Observer) *Service {
-	return &Service{scope: s, observer: o}
+// NewService returns the server service for a machine. The observer and the intent tracker are the
+// controller's, shared by all its machines.
+func NewService(s *scope.MachineScope, o *Observer, intents *intent.Tracker) *Service {
+	return &Service{scope: s, observer: o, intents: intents}
 }
 
 // Result is what Reconcile found.
@@ -75,16 +76,14 @@ type Result struct {
 // Reconcile finds, adopts or creates the machine's server and records its state, addresses and providerID.
 func (s *Service) Reconcile(ctx context.Context) (Result, error) {
 	m := s.scope.VPSieMachine
-	account := s.scope.Account
 	hostname := s.scope.Hostname()
 	m.Status.Hostname = hostname
 
-	snap, err := s.observer.Snapshot(ctx, account)
-	if err != nil {
-		return Result{}, fmt.Errorf("listing servers: %w", err)
-	}
-
 	if id := s.scope.ServerIdentifier(); id != "" {
+		snap, err := s.observer.Snapshot(ctx, s.scope.Account)
+		if err != nil {
+			return Result{}, fmt.Errorf("listing servers: %w", err)
+		}
 		vm, ok := snap.ByIdentifier(id)
 		if !ok {
 			return s.confirmMissing(ctx, id)
@@ -92,71 +91,115 @@ func (s *Service) Reconcile(ctx context.Context) (Result, error) {
 		return s.observe(&vm), nil
 	}
 
-	if vm, found := s.adoptable(ctx, snap, hostname); found {
-		return s.observe(vm), nil
+	var found []vpsie.VM
+	var create vpsie.CreateVMRequest
+	req := s.request(hostname, &found)
+	req.Prepare = func(ctx context.Context) error {
+		var err error
+		create, err = s.createRequest(ctx, hostname)
+		return err
 	}
-	if _, pending := snap.ByHostname(hostname); len(pending) > 0 {
-		return s.pending("VPSie queues the server's creation"), nil
+	req.Create = func(ctx context.Context) error {
+		if err := s.scope.Account.API.CreateVM(ctx, create); err != nil {
+			return fmt.Errorf("plan %q, image %q, datacenter %q: %w", create.ResourceIdentifier, create.OSIdentifier, create.DcIdentifier, err)
+		}
+		return nil
 	}
-	if m.Status.ServerState == infrav1.ServerStatePending {
-		// VPSie accepted the create: never create again, even if the server is slow to be listed.
-		return s.waitForAccepted(), nil
-	}
-	if s.observer.CreatedWithin(account, hostname, UncertainCreateGrace) {
-		return s.pending("waiting for VPSie to list the server this controller asked for"), nil
-	}
-
-	if err := s.observer.Refusal(account, hostname, services.TerminalRequeue); err != nil {
-		// VPSie refused this very request moments ago; sending it again would only be refused again.
+	out, err := s.intents.Ensure(ctx, req)
+	if err != nil {
+		if intent.NothingCreated(err) && m.Status.ServerState == infrav1.ServerStatePending {
+			m.Status.ServerState = ""
+		}
 		return Result{}, err
 	}
-
-	// About to create: decide on a list taken now, not on one from before a create that might have happened.
-	snap, err = s.observer.Fresh(ctx, account)
-	if err != nil {
-		return Result{}, fmt.Errorf("listing servers before create: %w", err)
+	switch out.Phase {
+	case intent.Found:
+		return s.observe(s.adopt(ctx, found)), nil
+	case intent.InQueue:
+		s.scope.SetServerState(infrav1.ServerStatePending)
+		return s.pending("VPSie queues the creation of the server " + hostname), nil
+	case intent.Accepted:
+		s.scope.SetServerState(infrav1.ServerStatePending)
+		return s.waitForAccepted(out.Since), nil
+	case intent.Created:
+		metrics.ServerCreates.Inc()
+		s.scope.SetServerState(infrav1.ServerStatePending)
+		return s.pending("VPSie accepted the server " + hostname + "; waiting for it to be listed"), nil
+	default: // Uncertain
+		s.scope.SetServerState(infrav1.ServerStatePending)
+		if out.Err != nil {
+			ctrl.LoggerFrom(ctx).Info("Create call failed; the server may exist all the same, looking for it before any new create",
+				"hostname", hostname, "error", out.Err.Error())
+		}
+		return s.pending(fmt.Sprintf("the outcome of the create of %s at %s is unknown (its answer was lost or the controller "+
+			"restarted); looking for the server before creating it again", hostname, out.Since.UTC().Format(time.RFC3339))), nil
 	}
-	if vm, found := s.adoptable(ctx, snap, hostname); found {
-		return s.observe(vm), nil
-	}
-	if _, pending := snap.ByHostname(hostname); len(pending) > 0 {
-		return s.pending("VPSie queues the server's creation"), nil
-	}
-	return s.create(ctx, hostname)
 }
 
-// adoptable picks the server to adopt among those with the machine's hostname: the oldest, so every
-// reconcile picks the same one. More than one means something created duplicates; say so.
-func (s *Service) adoptable(ctx context.Context, snap *Snapshot, hostname string) (*vpsie.VM, bool) {
-	vms, _ := snap.ByHostname(hostname)
-	if len(vms) == 0 {
-		return nil, false
+// request is the server's create-or-adopt: its lookups read the shared snapshot (pending queue first, then
+// the complete VM list) and keep, in found, the live servers with the machine's hostname.
+func (s *Service) request(hostname string, found *[]vpsie.VM) intent.Request {
+	spec := s.scope.VPSieMachine.Spec
+	return intent.Request{
+		Kind:    "server",
+		Account: s.scope.Account.Key,
+		Name:    hostname,
+		Fingerprint: services.Fingerprint(spec.Plan, spec.Image, s.scope.Datacenter(), s.scope.VPSieCluster.Spec.ProjectID,
+			strings.Join(s.scope.SSHKeyIdentifiers(), ","), strings.Join(s.scope.Tags(), ",")),
+		Intent:  &s.scope.VPSieMachine.Status.CreateIntent,
+		Persist: s.scope.PatchNow,
+		Lookup: func(ctx context.Context, fresh bool) (intent.Observation, error) {
+			get := s.observer.Snapshot
+			if fresh {
+				get = s.observer.Fresh
+			}
+			snap, err := get(ctx, s.scope.Account)
+			if err != nil {
+				return intent.Observation{}, fmt.Errorf("listing servers: %w", err)
+			}
+			vms, pending := snap.ByHostname(hostname)
+			*found = vms
+			switch {
+			case len(vms) > 0:
+				return intent.Observation{Sight: intent.Listed, Since: snap.Taken}, nil
+			case len(pending) > 0:
+				return intent.Observation{Sight: intent.Queued, Since: snap.Taken}, nil
+			}
+			return intent.Observation{Sight: intent.Absent, Since: snap.Taken}, nil
+		},
 	}
+}
+
+// adopt picks the server to adopt among those with the machine's hostname: the oldest, so every reconcile
+// picks the same one. More than one means something created duplicates; say so (deletion removes them all).
+func (s *Service) adopt(ctx context.Context, vms []vpsie.VM) *vpsie.VM {
 	sort.Slice(vms, func(i, j int) bool { return vms[i].ID < vms[j].ID })
 	if len(vms) > 1 {
 		ids := make([]string, 0, len(vms))
 		for _, vm := range vms {
 			ids = append(ids, string(vm.Identifier))
 		}
-		ctrl.LoggerFrom(ctx).Info("Several servers share this machine's hostname; adopting the oldest, the others are not managed",
-			"hostname", hostname, "servers", ids)
+		metrics.DuplicateServers.Add(float64(len(vms) - 1))
+		ctrl.LoggerFrom(ctx).Info("Several servers share this machine's hostname; adopting the oldest, deleting the machine deletes them all",
+			"hostname", s.scope.Hostname(), "servers", ids)
 	}
 	vm := vms[0]
 	if s.scope.VPSieMachine.Status.ServerState != infrav1.ServerStatePending {
-		// Not the follow-up of our own accepted create: a lost answer, a crash, or status lost in a move.
+		// Not the follow-up of our own create: a lost answer, a crash, or status lost in a move.
 		metrics.ServerAdoptions.Inc()
 	}
 	s.scope.SetServer(string(vm.Identifier))
-	return &vm, true
+	return &vm
 }
 
-func (s *Service) create(ctx context.Context, hostname string) (Result, error) {
+// createRequest builds the create call: user data, SSH key, flags and ownership tags.
+func (s *Service) createRequest(ctx context.Context, hostname string) (vpsie.CreateVMRequest, error) {
 	userData, keyID, err := s.userData(ctx)
 	if err != nil {
-		return Result{}, err
+		return vpsie.CreateVMRequest{}, err
 	}
 	spec := s.scope.VPSieMachine.Spec
-	req := vpsie.CreateVMRequest{
+	return vpsie.CreateVMRequest{
 		ResourceIdentifier: spec.Plan,
 		OSIdentifier:       spec.Image,
 		DcIdentifier:       s.scope.Datacenter(),
@@ -169,29 +212,7 @@ func (s *Service) create(ctx context.Context, hostname string) (Result, error) {
 		AddPublicIPv6:      vpsie.Flag(spec.WantsPublicIPv6()),
 		AddPrivateIP:       vpsie.Flag(spec.WantsPrivateIP() || s.scope.VPSieCluster.Status.Network.VPCID != ""),
 		UserData:           userData,
-	}
-	// Remember the attempt before making it: if the answer is lost, the server may exist all the same.
-	s.observer.RecordCreate(s.scope.Account, hostname)
-	if err := s.scope.Account.API.CreateVM(ctx, req); err != nil {
-		if vpsie.IsTerminal(err) || vpsie.IsUnauthorized(err) {
-			// Refused before anything was made (invalid request, bad credentials): no server to wait for.
-			err = fmt.Errorf("creating server %s (plan %q, image %q, datacenter %q): %w",
-				hostname, req.ResourceIdentifier, req.OSIdentifier, req.DcIdentifier, err)
-			s.observer.RecordRefusal(s.scope.Account, hostname, err)
-			return Result{}, err
-		}
-		// The create may have happened: look for it, and create again only after UncertainCreateGrace.
-		ctrl.LoggerFrom(ctx).Info("Create call failed; the server may exist all the same, looking for it before any new create",
-			"hostname", hostname, "error", err.Error())
-		return s.pending("the create call failed (" + err.Error() + "); looking for the server before trying again"), nil
-	}
-	metrics.ServerCreates.Inc()
-	s.scope.SetServerState(infrav1.ServerStatePending)
-	conditions.Set(s.scope.VPSieMachine, metav1.Condition{
-		Type: infrav1.ServerReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.PendingReason,
-		Message: "VPSie accepted the server " + hostname + "; waiting for it to be listed",
-	})
-	return Result{RequeueAfter: PollInterval}, nil
+	}, nil
 }
 
 // userData merges the bootstrap data with the machine's extra cloud-init and SSH keys, and picks the key
@@ -324,18 +345,16 @@ func (s *Service) pending(message string) Result {
 	return Result{RequeueAfter: PollInterval}
 }
 
-func (s *Service) waitForAccepted() Result {
+// waitForAccepted reports a server VPSie accepted and does not show yet. The message names the time of the
+// create, never an elapsed time: a message that changed at every poll would rewrite the object each time.
+func (s *Service) waitForAccepted(since time.Time) Result {
 	m := s.scope.VPSieMachine
-	since := time.Time{}
-	if c := conditions.Get(m, infrav1.ServerReadyCondition); c != nil && c.Reason == infrav1.PendingReason {
-		since = c.LastTransitionTime.Time
-	}
 	if !since.IsZero() && time.Since(since) > PendingTooLong {
-		return s.pending(fmt.Sprintf("VPSie accepted the server %s %s ago but lists it neither as pending nor as created; "+
+		return s.pending(fmt.Sprintf("VPSie accepted the server %s at %s but lists it neither as pending nor as created; "+
 			"the provider does not create it again, to never create two. Check the VPSie console; deleting the Machine replaces it",
-			m.Status.Hostname, time.Since(since).Round(time.Second)))
+			m.Status.Hostname, since.UTC().Format(time.RFC3339)))
 	}
-	return Result{RequeueAfter: PollInterval}
+	return s.pending("VPSie accepted the server " + m.Status.Hostname + "; waiting for it to be listed")
 }
 
 func addresses(vm *vpsie.VM, hostname string) []clusterv1.MachineAddress {

@@ -35,6 +35,7 @@ import (
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/test/vpsiesim"
 )
@@ -51,6 +52,15 @@ type env struct {
 	sim      *vpsiesim.Server
 	account  *scope.Account
 	observer *Observer
+	intents  *intent.Tracker
+}
+
+func (e *env) service(s *scope.MachineScope) *Service { return NewService(s, e.observer, e.intents) }
+
+// restart is a new controller process: its observer and tracker start empty; objects keep their status.
+func (e *env) restart() {
+	e.observer = &Observer{Window: time.Hour}
+	e.intents = &intent.Tracker{}
 }
 
 func newEnv(t *testing.T, opts vpsiesim.Options) *env {
@@ -66,6 +76,7 @@ func newEnv(t *testing.T, opts vpsiesim.Options) *env {
 		sim:      sim,
 		account:  &scope.Account{API: api, Key: fmt.Sprintf("%s-%p", t.Name(), sim), Password: testPassword},
 		observer: &Observer{Window: time.Hour},
+		intents:  &intent.Tracker{},
 	}
 }
 
@@ -87,7 +98,7 @@ func (e *env) machineScope(t *testing.T, name string, mutate ...func(*infrav1.VP
 	for _, m := range mutate {
 		m(vm)
 	}
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(secret, cluster, machine, vc, vm).Build()
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(secret, cluster, machine, vc, vm).WithStatusSubresource(vm).Build()
 	s, err := scope.NewMachineScope(scope.MachineScopeParams{Client: c, Cluster: cluster, Machine: machine,
 		VPSieCluster: vc, VPSieMachine: vm, Account: e.account})
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())
@@ -101,10 +112,11 @@ func reconcileUntilRunning(t *testing.T, e *env, s *scope.MachineScope) Result {
 	var res Result
 	clock := time.Now()
 	e.observer.Now = func() time.Time { return clock }
+	e.intents.Now = func() time.Time { return clock }
 	g.Eventually(func() *vpsie.VM {
 		clock = clock.Add(2 * e.observer.window()) // every pass sees a new list
 		var err error
-		res, err = NewService(s, e.observer).Reconcile(context.Background())
+		res, err = e.service(s).Reconcile(context.Background())
 		g.Expect(err).NotTo(HaveOccurred())
 		return res.Server
 	}, 10*time.Second, 50*time.Millisecond).ShouldNot(BeNil())
@@ -119,7 +131,7 @@ func TestCreateThenRunning(t *testing.T) {
 		m.Spec.AdditionalCloudInit = "#cloud-config\npackages: [htop]\n"
 	})
 
-	res, err := NewService(s, e.observer).Reconcile(context.Background())
+	res, err := e.service(s).Reconcile(context.Background())
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Server).To(BeNil())
 	g.Expect(s.VPSieMachine.Status.ServerState).To(Equal(infrav1.ServerStatePending))
@@ -149,13 +161,14 @@ func TestAdoptsServerAfterLostCreate(t *testing.T) {
 	// The create happened, but its answer was lost and nothing was recorded: a crash, or a 502 after the fact.
 	e.sim.SetFaults(vpsiesim.Faults{HTMLErrorNext: 1, ProcessBeforeFailing: true, Routes: []string{"POST /api/v2/vm"}})
 	s := e.machineScope(t, "worker-1")
-	_, err := NewService(s, e.observer).Reconcile(context.Background())
+	_, err := e.service(s).Reconcile(context.Background())
 	g.Expect(err).NotTo(HaveOccurred(), "a failed create is not an error to back off on: the server may exist")
 	g.Expect(e.sim.VMsByHostname(s.Hostname())).To(HaveLen(1), "the create took effect")
-	g.Expect(s.VPSieMachine.Status.ServerState).To(BeEmpty(), "and was not recorded as accepted")
+	g.Expect(s.VPSieMachine.Status.CreateIntent).NotTo(BeNil(), "the intent was recorded before the call")
+	g.Expect(s.VPSieMachine.Status.CreateIntent.IsAccepted()).To(BeFalse(), "and not as accepted")
 
-	// A new process (fresh observer, same status) must adopt, not create.
-	e.observer = &Observer{Window: time.Hour}
+	// A new process (same status) must adopt, not create.
+	e.restart()
 	reconcileUntilRunning(t, e, s)
 	g.Expect(e.sim.VMsByHostname(s.Hostname())).To(HaveLen(1), "no second server")
 	g.Expect(e.sim.RequestCount("POST /api/v2/vm")).To(Equal(1))
@@ -165,7 +178,7 @@ func TestAcceptedCreateIsNeverRepeated(t *testing.T) {
 	g := NewWithT(t)
 	e := newEnv(t, vpsiesim.Options{BootDelay: -1, Faults: vpsiesim.Faults{NeverBoot: []string{"*"}}})
 	s := e.machineScope(t, "worker-1")
-	_, err := NewService(s, e.observer).Reconcile(context.Background())
+	_, err := e.service(s).Reconcile(context.Background())
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(s.VPSieMachine.Status.ServerState).To(Equal(infrav1.ServerStatePending))
 
@@ -173,9 +186,9 @@ func TestAcceptedCreateIsNeverRepeated(t *testing.T) {
 	for _, vm := range e.sim.VMsByHostname(s.Hostname()) {
 		g.Expect(e.sim.VanishVM(vm.Identifier)).To(Succeed())
 	}
-	e.observer = &Observer{Window: time.Hour}
+	e.restart()
 	for range 3 {
-		_, err := NewService(s, e.observer).Reconcile(context.Background())
+		_, err := e.service(s).Reconcile(context.Background())
 		g.Expect(err).NotTo(HaveOccurred())
 	}
 	g.Expect(e.sim.RequestCount("POST /api/v2/vm")).To(Equal(1), "an accepted create is never repeated")
@@ -185,12 +198,12 @@ func TestTerminalErrorsAreClassified(t *testing.T) {
 	g := NewWithT(t)
 	e := newEnv(t, vpsiesim.Options{BootDelay: -1})
 	s := e.machineScope(t, "worker-1", func(m *infrav1.VPSieMachine) { m.Spec.Plan = "no-such-plan" })
-	_, err := NewService(s, e.observer).Reconcile(context.Background())
+	_, err := e.service(s).Reconcile(context.Background())
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(vpsie.IsTerminal(err)).To(BeTrue(), "an unknown plan is terminal: %v", err)
 
 	s = e.machineScope(t, "worker-2", func(m *infrav1.VPSieMachine) { m.Spec.SSHKeys = []string{"a", "b"} })
-	_, err = NewService(s, e.observer).Reconcile(context.Background())
+	_, err = e.service(s).Reconcile(context.Background())
 	g.Expect(err).To(MatchError(ContainSubstring(`SSH key "a" does not exist in the VPSie account`)))
 }
 
@@ -200,7 +213,9 @@ func TestDelete(t *testing.T) {
 		e := newEnv(t, vpsiesim.Options{BootDelay: -1})
 		s := e.machineScope(t, "worker-1")
 		reconcileUntilRunning(t, e, s)
-		svc := NewService(s, e.observer)
+		// Deletion reads the shared snapshot too: let every pass see a new one.
+		e.observer = &Observer{Window: time.Millisecond}
+		svc := e.service(s)
 		g.Eventually(func() bool {
 			done, _, err := svc.Delete(context.Background())
 			g.Expect(err).NotTo(HaveOccurred())
@@ -213,7 +228,7 @@ func TestDelete(t *testing.T) {
 		g := NewWithT(t)
 		e := newEnv(t, vpsiesim.Options{BootDelay: -1})
 		s := e.machineScope(t, "worker-1", func(m *infrav1.VPSieMachine) { m.Spec.ProviderID = "vpsie://does-not-exist" })
-		done, _, err := NewService(s, e.observer).Delete(context.Background())
+		done, _, err := e.service(s).Delete(context.Background())
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(done).To(BeTrue())
 	})
@@ -221,7 +236,7 @@ func TestDelete(t *testing.T) {
 		g := NewWithT(t)
 		e := newEnv(t, vpsiesim.Options{BootDelay: -1})
 		s := e.machineScope(t, "worker-1")
-		done, _, err := NewService(s, e.observer).Delete(context.Background())
+		done, _, err := e.service(s).Delete(context.Background())
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(done).To(BeTrue())
 		g.Expect(e.sim.RequestCount("DELETE /api/v2/vm")).To(BeZero())
@@ -230,11 +245,11 @@ func TestDelete(t *testing.T) {
 		g := NewWithT(t)
 		e := newEnv(t, vpsiesim.Options{BootDelay: -1})
 		s := e.machineScope(t, "worker-1")
-		_, err := NewService(s, e.observer).Reconcile(context.Background())
+		_, err := e.service(s).Reconcile(context.Background())
 		g.Expect(err).NotTo(HaveOccurred())
 		s = e.machineScope(t, "worker-1") // status lost
 		g.Eventually(func() bool {
-			done, _, err := NewService(s, &Observer{}).Delete(context.Background())
+			done, _, err := NewService(s, &Observer{}, &intent.Tracker{}).Delete(context.Background())
 			g.Expect(err).NotTo(HaveOccurred())
 			return done
 		}, 5*time.Second, 20*time.Millisecond).Should(BeTrue())
@@ -251,7 +266,7 @@ func TestBatchPolling(t *testing.T) {
 	scopes := make([]*scope.MachineScope, 20)
 	for i := range scopes {
 		scopes[i] = e.machineScope(t, fmt.Sprintf("worker-%d", i))
-		_, err := NewService(scopes[i], e.observer).Reconcile(context.Background())
+		_, err := e.service(scopes[i]).Reconcile(context.Background())
 		g.Expect(err).NotTo(HaveOccurred())
 	}
 	g.Expect(e.sim.PendingVMs()).To(HaveLen(20))
@@ -265,7 +280,7 @@ func TestBatchPolling(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := NewService(s, e.observer).Reconcile(context.Background())
+				_, err := e.service(s).Reconcile(context.Background())
 				g.Expect(err).NotTo(HaveOccurred())
 			}()
 		}
@@ -277,7 +292,7 @@ func TestBatchPolling(t *testing.T) {
 
 	now = now.Add(11 * time.Second) // and the one after
 	for _, s := range scopes {
-		_, err := NewService(s, e.observer).Reconcile(context.Background())
+		_, err := e.service(s).Reconcile(context.Background())
 		g.Expect(err).NotTo(HaveOccurred())
 	}
 	g.Expect(e.sim.RequestCount("GET /api/v2/vm")).To(Equal(2))

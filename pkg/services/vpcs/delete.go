@@ -25,6 +25,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
@@ -38,14 +39,22 @@ func (s *Service) Delete(ctx context.Context) (DeleteResult, error) {
 		vc.Status.Network = infrav1.NetworkStatus{}
 		return DeleteResult{Done: true}, nil
 	}
-	key, name := s.scope.Account.Key, s.scope.VPCName()
+	name := s.scope.VPCName()
 	targets, err := s.owned(ctx, name)
 	if err != nil {
 		return DeleteResult{}, err
 	}
 	if len(targets) == 0 {
-		if s.creates.Within(key, name, CreateGrace) {
-			s.deleting("waiting for VPSie to list the VPC " + name + " this controller created, so it can be deleted")
+		// Nothing listed: a create may still surface (status.network.createIntent).
+		var found *vpsie.VPC
+		out, err := s.intents.Settle(ctx, s.request(name, &found))
+		switch {
+		case err != nil:
+			return DeleteResult{}, err
+		case out.Phase == intent.Found:
+			return DeleteResult{RequeueAfter: DeletePollInterval}, nil // listed now: deleted on the next pass
+		case out.Phase != intent.Gone:
+			s.deleting("waiting to see whether VPSie lists the VPC " + name + " this controller asked for, so it can be deleted")
 			return DeleteResult{RequeueAfter: PollInterval}, nil
 		}
 		return s.gone(), nil
@@ -106,7 +115,6 @@ func (s *Service) owned(ctx context.Context, name string) ([]vpsie.VPC, error) {
 }
 
 func (s *Service) gone() DeleteResult {
-	s.creates.Forget(s.scope.Account.Key, s.scope.VPCName())
 	s.scope.VPSieCluster.Status.Network = infrav1.NetworkStatus{}
 	return DeleteResult{Done: true}
 }

@@ -17,7 +17,7 @@ limitations under the License.
 // Package vpcs reconciles a cluster's VPC. spec.network.vpc.id names an existing VPC: it is verified and used,
 // never deleted. spec.network.vpc.cidr asks for a VPC the provider creates and deletes; VPSie answers the
 // create with no identifier, so the VPC carries a name derived from the cluster (scope.ClusterResourceName)
-// and every create is preceded by a fresh lookup by that name that adopts what exists.
+// and is created through the provider's one create-or-adopt mechanism (package intent).
 package vpcs
 
 import (
@@ -26,6 +26,7 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,6 +36,7 @@ import (
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
@@ -46,24 +48,17 @@ var (
 	DeletePollInterval = 5 * time.Second
 	// DeleteBlockedInterval is how long to wait when VPSie refuses a delete (e.g. servers still attached).
 	DeleteBlockedInterval = 30 * time.Second
-	// CreateGrace is how long after a create the provider waits for VPSie to list the VPC before it may
-	// create again.
-	CreateGrace = 2 * time.Minute
 )
 
 // Service reconciles one cluster's VPC.
 type Service struct {
 	scope   *scope.ClusterScope
-	creates *services.CreateLog
+	intents *intent.Tracker
 }
 
-// NewService returns the VPC service of a cluster. creates remembers create calls across reconciles (the
-// controller keeps one); nil uses a log private to this service.
-func NewService(s *scope.ClusterScope, creates *services.CreateLog) *Service {
-	if creates == nil {
-		creates = &services.CreateLog{}
-	}
-	return &Service{scope: s, creates: creates}
+// NewService returns the VPC service of a cluster. intents is the controller's create-or-adopt tracker.
+func NewService(s *scope.ClusterScope, intents *intent.Tracker) *Service {
+	return &Service{scope: s, intents: intents}
 }
 
 // Result is what Reconcile found.
@@ -123,7 +118,7 @@ func (s *Service) reconcileOwned(ctx context.Context, cidr string) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
-	api, key, name := s.scope.Account.API, s.scope.Account.Key, s.scope.VPCName()
+	api, name := s.scope.Account.API, s.scope.VPCName()
 	st := &s.scope.VPSieCluster.Status.Network
 
 	if st.VPCID != "" {
@@ -141,46 +136,61 @@ func (s *Service) reconcileOwned(ctx context.Context, cidr string) (Result, erro
 		}
 	}
 
-	// Decide on a list taken now, never on one from before a create that might have happened.
-	vpc, err := s.lookup(ctx, name)
+	var found *vpsie.VPC
+	req := s.request(name, &found)
+	req.Fingerprint = services.Fingerprint(name, cidr, s.scope.Datacenter())
+	req.Create = func(ctx context.Context) error {
+		return api.CreateVPC(ctx, vpsie.CreateVPCRequest{
+			Name:         name,
+			Description:  fmt.Sprintf("Cluster API cluster %s/%s (%s)", s.scope.Namespace(), s.scope.Name(), scope.TagManaged),
+			DcIdentifier: s.scope.Datacenter(),
+			NetworkRange: networkRange,
+			NetworkSize:  networkSize,
+		})
+	}
+	out, err := s.intents.Ensure(ctx, req)
 	if err != nil {
 		return Result{}, err
 	}
-	if vpc != nil {
-		return s.adopt(vpc, cidr, false)
-	}
-	// A create was made (maybe by a previous controller process, as status tells): give VPSie time to list it.
-	if s.creates.Within(key, name, CreateGrace) || (st.VPCName == name && time.Since(s.creates.Touch(key, name)) < CreateGrace) {
-		return s.pending("waiting for VPSie to list the VPC " + name + " this controller asked for"), nil
-	}
-
-	st.VPCName, st.VPCID = name, ""
-	s.creates.Record(key, name)
-	err = api.CreateVPC(ctx, vpsie.CreateVPCRequest{
-		Name:         name,
-		Description:  fmt.Sprintf("Cluster API cluster %s/%s (%s)", s.scope.Namespace(), s.scope.Name(), scope.TagManaged),
-		DcIdentifier: s.scope.Datacenter(),
-		NetworkRange: networkRange,
-		NetworkSize:  networkSize,
-	})
-	if err != nil {
-		if vpsie.IsTerminal(err) {
-			st.VPCName = ""
-			s.creates.Forget(key, name)
-			return Result{}, fmt.Errorf("creating VPC %s: %w", name, err)
+	switch out.Phase {
+	case intent.Found:
+		return s.adopt(found, cidr, false)
+	case intent.Created:
+		ctrl.LoggerFrom(ctx).Info("Created VPC", "name", name, "cidr", cidr)
+		// VPCs are usually listed at once: look again rather than wait a poll.
+		if vpc, err := s.lookup(ctx, name); err == nil && vpc != nil {
+			s.intents.Forget(&req)
+			return s.adopt(vpc, cidr, true)
 		}
-		ctrl.LoggerFrom(ctx).Info("Create call failed; the VPC may exist all the same, looking for it before any new create",
-			"name", name, "error", err.Error())
-		return s.pending("the create call failed (" + err.Error() + "); looking for the VPC before trying again"), nil
-	}
-	ctrl.LoggerFrom(ctx).Info("Created VPC", "name", name, "cidr", cidr)
-	vpc, err = s.lookup(ctx, name)
-	if err != nil || vpc == nil {
 		res := s.pending("VPSie accepted the VPC " + name + "; waiting for it to be listed")
 		res.Created = true
 		return res, nil
+	case intent.Uncertain:
+		if out.Err != nil {
+			ctrl.LoggerFrom(ctx).Info("Create call failed; the VPC may exist all the same, looking for it before any new create",
+				"name", name, "error", out.Err.Error())
+		}
+		return s.pending(fmt.Sprintf("the outcome of the create of the VPC %s at %s is unknown; looking for it before creating it again",
+			name, out.Since.UTC().Format(time.RFC3339))), nil
+	default:
+		return s.pending("VPSie accepted the VPC " + name + "; waiting for it to be listed"), nil
 	}
-	return s.adopt(vpc, cidr, true)
+}
+
+// request is the VPC's create-or-adopt; its lookup lists the VPCs and keeps the cluster's in found.
+func (s *Service) request(name string, found **vpsie.VPC) intent.Request {
+	return intent.Request{
+		Kind: "VPC", Account: s.scope.Account.Key, Name: name,
+		Intent: &s.scope.VPSieCluster.Status.Network.CreateIntent, Persist: s.scope.PatchNow,
+		Lookup: func(ctx context.Context, _ bool) (intent.Observation, error) {
+			vpc, err := s.lookup(ctx, name)
+			if err != nil || vpc == nil {
+				return intent.Observation{}, err
+			}
+			*found = vpc
+			return intent.Observation{Sight: intent.Listed}, nil
+		},
+	}
 }
 
 // lookup lists the VPCs and picks the cluster's: the oldest with its name, so every reconcile picks the same.
@@ -205,13 +215,31 @@ func (s *Service) adopt(vpc *vpsie.VPC, cidr string, created bool) (Result, erro
 	if err := s.checkDatacenter(vpc); err != nil {
 		return Result{}, err
 	}
-	if got := fmt.Sprintf("%s/%d", vpc.NetworkRange, vpc.NetworkSize); vpc.NetworkRange != "" && got != cidr {
+	if got, ok := sameRange(vpc, cidr); !ok {
 		return Result{}, fmt.Errorf("%w: the VPC %s (id %s) has the range %s but spec.network.vpc.cidr is %s; "+
 			"delete that VPC or change the cidr back", services.ErrTerminal, vpc.Name, vpc.ID, got, cidr)
 	}
-	s.creates.Forget(s.scope.Account.Key, string(vpc.Name))
 	s.ready(vpc, "VPC %s (id %s, %s/%d) is ready")
 	return Result{Ready: true, Created: created}, nil
+}
+
+// sameRange compares a listed VPC's range with the spec's CIDR, reading VPSie leniently: a field it does not
+// send (no network_size, no network_range) is not a mismatch, only a range it does send and that differs.
+func sameRange(vpc *vpsie.VPC, cidr string) (string, bool) {
+	want, err := netip.ParsePrefix(cidr)
+	if err != nil || vpc.NetworkRange == "" {
+		return "", true
+	}
+	addr, err := netip.ParseAddr(strings.TrimSpace(string(vpc.NetworkRange)))
+	if err != nil {
+		return string(vpc.NetworkRange), true // a shape we do not know: not a proof of another range
+	}
+	got := addr.String()
+	if vpc.NetworkSize > 0 {
+		got = fmt.Sprintf("%s/%d", addr, vpc.NetworkSize)
+		return got, int(vpc.NetworkSize) == want.Bits() && addr == want.Addr()
+	}
+	return got, addr == want.Addr()
 }
 
 func (s *Service) checkDatacenter(vpc *vpsie.VPC) error {
@@ -224,7 +252,7 @@ func (s *Service) checkDatacenter(vpc *vpsie.VPC) error {
 
 func (s *Service) ready(vpc *vpsie.VPC, format string) {
 	vc := s.scope.VPSieCluster
-	vc.Status.Network = infrav1.NetworkStatus{VPCID: vpc.ID.String(), VPCName: string(vpc.Name)}
+	vc.Status.Network = infrav1.NetworkStatus{VPCID: vpc.ID.String(), VPCName: string(vpc.Name)} // the intent is done
 	conditions.Set(vc, metav1.Condition{
 		Type: infrav1.NetworkReadyCondition, Status: metav1.ConditionTrue, Reason: infrav1.ProvisionedReason,
 		Message: fmt.Sprintf(format, vpc.Name, vpc.ID, vpc.NetworkRange, vpc.NetworkSize),
