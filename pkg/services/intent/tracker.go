@@ -301,12 +301,8 @@ func (t *Tracker) Settle(ctx context.Context, r Request) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	switch obs.Sight {
-	case Listed:
-		return Outcome{Phase: Found}, nil
-	case Queued:
-		out, _ := t.seen(&r, obs)
-		return out, nil
+	if out, seen := t.seen(&r, obs); seen {
+		return out, nil // Found clears the intent: what the create made is listed, and the caller deletes it
 	}
 	cur := t.current(&r)
 	switch {

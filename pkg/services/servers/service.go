@@ -288,6 +288,14 @@ func (s *Service) observe(vm *vpsie.VM) Result {
 			Message: "server " + string(vm.Identifier) + " is running at " + vm.PublicIPv4(),
 		})
 		return Result{Server: vm, RequeueAfter: RunningPollInterval}
+	case vm.Power == 0 && vm.IsSuspended != 1 && vm.IsLocked != 1 && vm.PublicIPv4() == "" && vm.PrivateIP == "" && !wasUp(m.Status.ServerState):
+		// VPSie may list a new server before it powers on and gets its addresses: that is booting, not a stop.
+		s.scope.SetServerState(infrav1.ServerStateBooting)
+		conditions.Set(m, metav1.Condition{
+			Type: infrav1.ServerReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.BootingReason,
+			Message: "server " + string(vm.Identifier) + " is booting",
+		})
+		return Result{RequeueAfter: PollInterval}
 	case vm.Power == 0 || vm.IsSuspended == 1 || vm.IsLocked == 1:
 		s.scope.SetServerState(infrav1.ServerStateStopped)
 		m.Status.Addresses = addresses(vm, m.Status.Hostname)
@@ -305,6 +313,11 @@ func (s *Service) observe(vm *vpsie.VM) Result {
 		})
 		return Result{RequeueAfter: PollInterval}
 	}
+}
+
+// wasUp tells whether the machine's server was seen up (or stopped after being up) before.
+func wasUp(state infrav1.ServerState) bool {
+	return state == infrav1.ServerStateRunning || state == infrav1.ServerStateStopped
 }
 
 func (s *Service) failureDomain(vm *vpsie.VM) string {
