@@ -51,6 +51,7 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/servers"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/vpcs"
 )
 
 // VPSieMachineReconciler reconciles VPSieMachines into VPSie servers.
@@ -60,6 +61,8 @@ type VPSieMachineReconciler struct {
 	Accounts scope.AccountFactory
 	// Observer shares VM lists between machines of an account (batch polling).
 	Observer *servers.Observer
+	// VPCs joins servers to their cluster's VPC; SetupWithManager makes one with the defaults when nil.
+	VPCs *vpcs.Attacher
 	// Intents is the create-or-adopt tracker of the servers; SetupWithManager makes one with the defaults
 	// when nil.
 	Intents *intent.Tracker
@@ -86,6 +89,9 @@ func (r *VPSieMachineReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	}
 	if r.Intents == nil {
 		r.Intents = &intent.Tracker{}
+	}
+	if r.VPCs == nil {
+		r.VPCs = &vpcs.Attacher{}
 	}
 	clusterToMachines, err := util.ClusterToTypedObjectsMapper(mgr.GetClient(), &infrav1.VPSieMachineList{}, mgr.GetScheme())
 	if err != nil {

@@ -33,6 +33,7 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/loadbalancers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/servers"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/vpcs"
 )
 
 // NodeProviderIDRequeue is how often a provisioned machine looks for its Node to set the providerID.
@@ -46,23 +47,19 @@ func (r *VPSieMachineReconciler) reconcileNetworking(ctx context.Context, s *sco
 	provisioned := vm.Status.Initialization.Provisioned != nil && *vm.Status.Initialization.Provisioned
 
 	if vpcID := s.VPSieCluster.Status.Network.VPCID; vpcID != "" && !provisioned {
-		details, err := s.Account.API.GetVM(ctx, id)
+		state, err := r.VPCs.Ensure(ctx, s.Account, id, vpcID, s.Datacenter())
 		if err != nil {
-			return r.outcome(services.HandleError(vm, infrav1.ServerReadyCondition, "reading the server's networks", err))
+			return r.outcome(services.HandleError(vm, infrav1.ServerReadyCondition, "attaching the server to VPC "+vpcID, err))
 		}
-		attached := false
-		for _, p := range details.PrivateIPs {
-			if string(p.VPCID) == vpcID {
-				attached = true
-			}
-		}
-		if !attached {
-			if err := s.Account.API.AttachVPC(ctx, id, vpcID, s.Datacenter()); err != nil {
-				return r.outcome(services.HandleError(vm, infrav1.ServerReadyCondition, "attaching the server to VPC "+vpcID, err))
-			}
+		switch state {
+		case vpcs.Joined:
 			r.event(vm, corev1.EventTypeNormal, "VPCAttached", "server %s joined VPC %s", id, vpcID)
-			// Addresses change with the VPC: read them again on the next pass.
-			return ctrl.Result{RequeueAfter: time.Second}, nil
+		case vpcs.Attaching:
+			conditions.Set(vm, metav1.Condition{
+				Type: infrav1.ServerReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.WaitingForVPCReason,
+				Message: fmt.Sprintf("server %s is joining VPC %s", id, vpcID),
+			})
+			return ctrl.Result{RequeueAfter: servers.PollInterval}, nil
 		}
 	}
 

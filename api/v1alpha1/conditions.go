@@ -67,6 +67,8 @@ const (
 	WaitingForControlPlaneEndpointReason = "WaitingForControlPlaneEndpoint"
 	// PendingReason: VPSie accepted the create call and queues the resource.
 	PendingReason = "Pending"
+	// WaitingForVPCReason: the server is up and is joining the cluster's VPC.
+	WaitingForVPCReason = "WaitingForVPC"
 	// BootingReason: the server exists but is not up with an address yet.
 	BootingReason = "Booting"
 	// ServerStoppedReason: the server exists but is powered off, suspended or locked.

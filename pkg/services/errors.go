@@ -20,6 +20,8 @@ package services
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,9 +69,27 @@ func HandleError(obj conditions.Setter, conditionType, action string, err error)
 		Type:    conditionType,
 		Status:  metav1.ConditionFalse,
 		Reason:  reason,
-		Message: action + ": " + err.Error(),
+		Message: action + ": " + stableMessage(err),
 	})
 	return out
+}
+
+// stableMessage is err's text without the waits VPSie errors carry ("retry after 1.234567s"): they differ at
+// every call, and a condition message that changes at every reconcile rewrites the object each time, which
+// triggers the next reconcile. The wait is in the requeue, not in the message.
+func stableMessage(err error) string {
+	msg := err.Error()
+	for cur := err; cur != nil; {
+		var e *vpsie.Error
+		if !errors.As(cur, &e) {
+			break
+		}
+		if e.RetryAfter > 0 {
+			msg = strings.ReplaceAll(msg, fmt.Sprintf(", retry after %s", e.RetryAfter), "")
+		}
+		cur = e.Err
+	}
+	return msg
 }
 
 // ErrTerminal marks errors found by the provider itself (not VPSie) that retrying cannot fix, such as an SSH
