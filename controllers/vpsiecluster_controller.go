@@ -81,6 +81,9 @@ type VPSieClusterReconciler struct {
 	// Intents is the create-or-adopt tracker of the load balancers and VPCs; SetupWithManager makes one
 	// with the defaults when nil.
 	Intents *intent.Tracker
+	// Backends removes load balancer backends of servers that are gone; SetupWithManager makes one with the
+	// defaults when nil.
+	Backends *loadbalancers.BackendPruner
 }
 
 // SetupWithManager registers the controller, the credentials index and the watches of Clusters and Secrets.
@@ -93,6 +96,9 @@ func (r *VPSieClusterReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	}
 	if r.Intents == nil {
 		r.Intents = &intent.Tracker{}
+	}
+	if r.Backends == nil {
+		r.Backends = &loadbalancers.BackendPruner{}
 	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &infrav1.VPSieCluster{}, CredentialsRefIndex, credentialsRefOf); err != nil {
 		return fmt.Errorf("indexing VPSieClusters by credentials Secret: %w", err)
@@ -197,13 +203,17 @@ func (r *VPSieClusterReconciler) reconcileNormal(ctx context.Context, s *scope.C
 		r.event(vc, corev1.EventTypeNormal, "VPCCreated", "Create", "Created VPC %s", s.VPCName())
 	}
 
-	lbRes, err := loadbalancers.NewService(s, r.Intents).Reconcile(ctx)
+	lbRes, err := loadbalancers.NewService(s, r.Intents, r.Backends).Reconcile(ctx)
 	if err != nil {
 		o.fail(vc, infrav1.LoadBalancerReadyCondition, "reconciling the control-plane load balancer", err)
 	}
 	o.requeue(lbRes.RequeueAfter)
 	if lbRes.Created {
 		r.event(vc, corev1.EventTypeNormal, "LoadBalancerCreated", "Create", "Created load balancer %s", s.ResourceName())
+	}
+	for _, id := range lbRes.PrunedBackends {
+		r.event(vc, corev1.EventTypeNormal, "LoadBalancerBackendRemoved", "Reconcile",
+			"Removed server %s from the load balancer: it no longer exists", id)
 	}
 
 	r.setCredentialsCondition(vc, o.unauthorized, "")
@@ -251,7 +261,7 @@ func (r *VPSieClusterReconciler) reconcileDelete(ctx context.Context, s *scope.C
 	}
 
 	o := &outcome{}
-	lbRes, err := loadbalancers.NewService(s, r.Intents).Delete(ctx)
+	lbRes, err := loadbalancers.NewService(s, r.Intents, r.Backends).Delete(ctx)
 	if lbRes.Deleted {
 		r.event(vc, corev1.EventTypeNormal, "LoadBalancerDeleted", "Delete", "Deleted load balancer %s", s.ResourceName())
 	}

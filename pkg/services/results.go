@@ -26,6 +26,8 @@ type Result struct {
 	Created bool
 	// RequeueAfter asks to look again after this long.
 	RequeueAfter time.Duration
+	// PrunedBackends are the servers whose (stale) backends were removed from the load balancer.
+	PrunedBackends []string
 }
 
 // DeleteResult is what a cluster resource service's Delete did.

@@ -20,7 +20,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
+	"time"
 
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
@@ -148,4 +150,97 @@ func updateRequest(rule *vpsie.LBRule, backends []vpsie.BackendTarget) vpsie.Upd
 	return vpsie.UpdateLBRuleRequest{
 		RuleID: string(rule.RuleID), Scheme: scheme, FrontPort: int(rule.FrontPort), BackPort: int(rule.BackPort), Backends: backends,
 	}
+}
+
+// DefaultPruneInterval is how often a cluster's load balancer is checked for backends of servers that are gone.
+const DefaultPruneInterval = 5 * time.Minute
+
+// BackendPruner removes backends of servers that no longer exist from a load balancer: a control-plane server
+// deleted out of band, or a machine deleted while its backend removal failed, would otherwise stay a backend
+// forever and receive (and fail) a share of the API server's connections. A backend is removed only when the
+// complete VM list does not show its server AND VPSie's answer for that server says it does not exist or is
+// deleted: a list that lags behind a new server must not cost it its backend. One BackendPruner serves a
+// whole controller; the zero value is ready.
+type BackendPruner struct {
+	// Interval between checks of one load balancer; DefaultPruneInterval when zero.
+	Interval time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func (p *BackendPruner) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// Every is the interval between checks of one load balancer.
+func (p *BackendPruner) Every() time.Duration {
+	if p.Interval <= 0 {
+		return DefaultPruneInterval
+	}
+	return p.Interval
+}
+
+// due tells whether lbIdentifier is due a check, and marks it checked.
+func (p *BackendPruner) due(lbIdentifier string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if at, ok := p.last[lbIdentifier]; ok && p.now().Sub(at) < p.Every() {
+		return false
+	}
+	if p.last == nil {
+		p.last = map[string]time.Time{}
+	}
+	p.last[lbIdentifier] = p.now()
+	return true
+}
+
+// Prune removes, at most once per interval, the backends of lb whose servers are gone, and returns their
+// server identifiers.
+func (p *BackendPruner) Prune(ctx context.Context, account *scope.Account, lb *vpsie.LoadBalancer) ([]string, error) {
+	id := string(lb.Identifier)
+	if p == nil || !p.due(id) {
+		return nil, nil
+	}
+	candidates := map[string]bool{}
+	for _, r := range lb.Rules {
+		for _, b := range r.Backends {
+			if b.VMIdentifier != "" {
+				candidates[string(b.VMIdentifier)] = true
+			}
+		}
+	}
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	vms, err := account.API.ListVMs(ctx, vpsie.ListVMsOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing servers to check the backends of load balancer %s: %w", id, err)
+	}
+	for _, vm := range vms {
+		if !vm.IsGone() {
+			delete(candidates, string(vm.Identifier))
+		}
+	}
+	var removed []string
+	for vmID := range candidates {
+		details, err := account.API.GetVM(ctx, vmID)
+		switch {
+		case err == nil && !details.VM.IsGone():
+			continue // listed late: keep it
+		case err != nil && !vpsie.IsNotFound(err):
+			return removed, fmt.Errorf("reading server %s, a backend of load balancer %s: %w", vmID, id, err)
+		}
+		if err := RemoveBackend(ctx, account, id, vmID); err != nil {
+			return removed, err
+		}
+		removed = append(removed, vmID)
+	}
+	sort.Strings(removed)
+	return removed, nil
 }

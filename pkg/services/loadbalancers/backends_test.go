@@ -118,3 +118,43 @@ func TestEnsureBackendConcurrent(t *testing.T) {
 	wg.Wait()
 	g.Expect(backends(sim, id)).To(HaveLen(3))
 }
+
+// TestPruneBackendsOfGoneServers (item 8): a backend whose server VPSie no longer knows is removed; one whose
+// server the lagging list does not show yet, but which exists, is kept; the check runs once per interval.
+func TestPruneBackendsOfGoneServers(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	sim, account, id := newLB(t)
+	g.Expect(account.API.CreateVM(ctx, vpsie.CreateVMRequest{ResourceIdentifier: vpsiesim.DefaultPlan, OSIdentifier: vpsiesim.DefaultImage,
+		DcIdentifier: vpsiesim.DefaultDatacenter, Hostname: "cp-1", AddPublicIPv4: vpsie.Flag(true)})).To(Succeed())
+	g.Eventually(func() []vpsiesim.VM { return sim.VMsByHostname("cp-1") }).Should(HaveLen(1))
+	var live string
+	g.Eventually(func() bool {
+		vm := sim.VMsByHostname("cp-1")[0]
+		live = vm.Identifier
+		return vm.State == vpsiesim.VMRunning
+	}, 10*time.Second, 20*time.Millisecond).Should(BeTrue())
+	g.Expect(loadbalancers.EnsureBackend(ctx, account, id, live, "198.18.0.50", 6443)).To(Succeed())
+	g.Expect(loadbalancers.EnsureBackend(ctx, account, id, "gone-server", "198.18.0.51", 6443)).To(Succeed())
+	sim.SetFaults(vpsiesim.Faults{ListLag: time.Hour}) // the list no longer shows what booted in the last hour
+
+	now := time.Now()
+	p := &loadbalancers.BackendPruner{Interval: time.Minute, Now: func() time.Time { return now }}
+	lb, err := account.API.GetLoadBalancer(ctx, id)
+	g.Expect(err).NotTo(HaveOccurred())
+	removed, err := p.Prune(ctx, account, lb)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(removed).To(Equal([]string{"gone-server"}))
+	g.Expect(backends(sim, id)).To(ConsistOf(HaveField("VMIdentifier", live)), "the existing server stays a backend")
+
+	g.Expect(loadbalancers.EnsureBackend(ctx, account, id, "gone-again", "198.18.0.52", 6443)).To(Succeed())
+	lb, err = account.API.GetLoadBalancer(ctx, id)
+	g.Expect(err).NotTo(HaveOccurred())
+	removed, err = p.Prune(ctx, account, lb)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(removed).To(BeEmpty(), "not due yet")
+	now = now.Add(time.Minute)
+	removed, err = p.Prune(ctx, account, lb)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(removed).To(Equal([]string{"gone-again"}))
+}

@@ -52,12 +52,13 @@ var (
 type Service struct {
 	scope   *scope.ClusterScope
 	intents *intent.Tracker
+	pruner  *BackendPruner
 }
 
 // NewService returns the load balancer service of a cluster. intents is the controller's create-or-adopt
-// tracker.
-func NewService(s *scope.ClusterScope, intents *intent.Tracker) *Service {
-	return &Service{scope: s, intents: intents}
+// tracker; pruner (nil: none) removes backends of servers that are gone.
+func NewService(s *scope.ClusterScope, intents *intent.Tracker, pruner *BackendPruner) *Service {
+	return &Service{scope: s, intents: intents, pruner: pruner}
 }
 
 // Result is what Reconcile found.
@@ -281,7 +282,19 @@ func (s *Service) observe(ctx context.Context, lb *vpsie.LoadBalancer) (Result, 
 	conditions.Set(vc, metav1.Condition{
 		Type: infrav1.LoadBalancerReadyCondition, Status: metav1.ConditionTrue, Reason: infrav1.ProvisionedReason, Message: msg,
 	})
-	return Result{Ready: true}, nil
+	removed, err := s.pruner.Prune(ctx, s.scope.Account, lb)
+	if len(removed) > 0 {
+		ctrl.LoggerFrom(ctx).Info("Removed load balancer backends of servers that are gone", "loadBalancer", id, "servers", removed)
+	}
+	if err != nil {
+		// The load balancer itself is fine; the check runs again at its next interval.
+		ctrl.LoggerFrom(ctx).Info("Could not check the load balancer's backends", "loadBalancer", id, "error", err.Error())
+	}
+	res := Result{Ready: true, PrunedBackends: removed}
+	if s.pruner != nil {
+		res.RequeueAfter = s.pruner.Every() // look again: servers may vanish out of band
+	}
+	return res, nil
 }
 
 // reconcileDisabled accepts the user's endpoint when no load balancer is wanted.
