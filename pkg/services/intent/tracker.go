@@ -55,7 +55,8 @@ const (
 	// before it may be created again. It must exceed how long VPSie may take to show a new resource at all.
 	DefaultGrace = 2 * time.Minute
 	// DefaultAcceptedPatience is how long a deletion waits for a resource whose create VPSie accepted but never
-	// showed. After it the object is let go; the orphan sweep removes the resource should it appear later.
+	// showed. After it the object is let go (VPSie evidently dropped the create); a resource that appears even
+	// later carries the ownership tags, by which a planned orphan sweep is to find it.
 	DefaultAcceptedPatience = 30 * time.Minute
 	// DefaultRefusalBackoff and DefaultMaxRefusalBackoff bound how long a refused request is not re-sent: the
 	// backoff doubles with each refusal of the same request.
@@ -278,7 +279,10 @@ func (t *Tracker) create(ctx context.Context, r *Request) (Outcome, error) {
 // NothingCreated tells whether a failed create certainly made nothing: VPSie refused it before acting (429,
 // refused credentials, a validation refusal) or the client never sent it (its own rate limiter, a request it
 // would not build). Every other failure — network errors, timeouts, 5xx answers, gateway pages — may hide a
-// create that happened.
+// create that happened. A terminal refusal counts as nothing created even when VPSie sends it with HTTP 200 or
+// 500 (its quota messages arrive as "code 500"): treating it as uncertain would block the resource for the
+// grace period on every refusal, and a quota or validation refusal that still created a server would be a
+// VPSie bug the create grace could not fix either.
 func NothingCreated(err error) bool {
 	if err == nil {
 		return false
