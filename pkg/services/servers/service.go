@@ -290,12 +290,7 @@ func (s *Service) observe(vm *vpsie.VM) Result {
 		return Result{Server: vm, RequeueAfter: RunningPollInterval}
 	case vm.Power == 0 && vm.IsSuspended != 1 && vm.IsLocked != 1 && vm.PublicIPv4() == "" && vm.PrivateIP == "" && !wasUp(m.Status.ServerState):
 		// VPSie may list a new server before it powers on and gets its addresses: that is booting, not a stop.
-		s.scope.SetServerState(infrav1.ServerStateBooting)
-		conditions.Set(m, metav1.Condition{
-			Type: infrav1.ServerReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.BootingReason,
-			Message: "server " + string(vm.Identifier) + " is booting",
-		})
-		return Result{RequeueAfter: PollInterval}
+		return s.booting(vm)
 	case vm.Power == 0 || vm.IsSuspended == 1 || vm.IsLocked == 1:
 		s.scope.SetServerState(infrav1.ServerStateStopped)
 		m.Status.Addresses = addresses(vm, m.Status.Hostname)
@@ -306,13 +301,17 @@ func (s *Service) observe(vm *vpsie.VM) Result {
 		})
 		return Result{RequeueAfter: PollInterval}
 	default:
-		s.scope.SetServerState(infrav1.ServerStateBooting)
-		conditions.Set(m, metav1.Condition{
-			Type: infrav1.ServerReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.BootingReason,
-			Message: "server " + string(vm.Identifier) + " is booting",
-		})
-		return Result{RequeueAfter: PollInterval}
+		return s.booting(vm)
 	}
+}
+
+func (s *Service) booting(vm *vpsie.VM) Result {
+	s.scope.SetServerState(infrav1.ServerStateBooting)
+	conditions.Set(s.scope.VPSieMachine, metav1.Condition{
+		Type: infrav1.ServerReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.BootingReason,
+		Message: "server " + string(vm.Identifier) + " is booting",
+	})
+	return Result{RequeueAfter: PollInterval}
 }
 
 // wasUp tells whether the machine's server was seen up (or stopped after being up) before.
