@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,11 +46,18 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/test/vpsiesim"
 )
 
-// Credentials the simulator accepts; the harness puts them in every cluster's credentials Secret.
+// Credentials the simulator accepts; the harness puts them in every cluster's credentials Secret (the client
+// id and secret instead of the token with ClusterOptions.ClientCredentials).
 const (
-	SimToken    = "e2e-token"
-	SimPassword = "e2e-account-password"
+	SimToken        = "e2e-token"
+	SimPassword     = "e2e-account-password"
+	SimClientID     = "e2e-client-id-5b1f"
+	SimClientSecret = "e2e-client-secret-c3a9e7"
 )
+
+// SimTokenLifetime is the lifetime of the access tokens the simulator issues at login: short, so that clusters
+// using the client id and secret see their tokens expire (scenarios using the static token are unaffected).
+const SimTokenLifetime = 20 * time.Second
 
 // Options tune a Harness.
 type Options struct {
@@ -63,10 +71,12 @@ type Options struct {
 
 // Harness is a running management cluster with the simulator behind it.
 type Harness struct {
-	Env      *envtest.Environment
-	Client   client.Client
-	Sim      *vpsiesim.Server
-	Provider *Provider
+	Env    *envtest.Environment
+	Client client.Client
+	Sim    *vpsiesim.Server
+	// SimRequests records every API request the simulator answered, with its time and outcome.
+	SimRequests *RequestLog
+	Provider    *Provider
 	// KubeconfigPath reaches the management (and workload) API server as an administrator.
 	KubeconfigPath string
 	// WorkDir holds the provider's binary, kubeconfig, certificates and log; removed by Stop.
@@ -132,9 +142,12 @@ func Start(opts Options) (h *Harness, err error) {
 		return h, err
 	}
 
+	h.SimRequests = &RequestLog{}
 	h.Sim = vpsiesim.NewServer(vpsiesim.Options{
 		Tokens: []string{SimToken}, AccountPassword: SimPassword,
+		ClientID: SimClientID, ClientSecret: SimClientSecret, TokenLifetime: SimTokenLifetime,
 		BootDelay: opts.BootDelay, LBPendingDelay: 300 * time.Millisecond, Seed: 1,
+		Logger: log.New(h.SimRequests, "", 0),
 	})
 	h.Sim.OnVMBoot(h.registerNode)
 	h.Sim.OnVMDelete(h.unregisterNode)

@@ -48,6 +48,9 @@ type ClusterOptions struct {
 	LoadBalancer bool
 	// VPCCIDR, when set, has the provider create a VPC of that range.
 	VPCCIDR string
+	// ClientCredentials puts the simulator's client id and secret in the credentials Secret instead of the
+	// static API token: the provider logs in and its access tokens expire (SimTokenLifetime).
+	ClientCredentials bool
 }
 
 // Cluster is a created test cluster.
@@ -74,6 +77,12 @@ func (h *Harness) CreateCluster(ctx context.Context, namespace, name string, opt
 	creds := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name + "-vpsie-credentials"},
 		StringData: map[string]string{scope.SecretKeyAPIKey: SimToken, scope.SecretKeyAccountPassword: SimPassword},
+	}
+	if opts.ClientCredentials {
+		creds.StringData = map[string]string{
+			scope.SecretKeyClientID: SimClientID, scope.SecretKeyClientSecret: SimClientSecret,
+			scope.SecretKeyAccountPassword: SimPassword,
+		}
 	}
 	bootstrap := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name + "-bootstrap",

@@ -22,6 +22,7 @@ package e2e
 // service reference replaced by that URL.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -79,6 +80,68 @@ type Provider struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	starts int
+	extra  []string // flags after args (a later flag wins): SetExtraFlags
+
+	outMu   sync.Mutex
+	capture *bytes.Buffer // a copy of the output while Capture runs
+}
+
+// output is where the manager's stdout and stderr go (and the harness's notes about it): the log, and the
+// capture while there is one.
+type output struct{ p *Provider }
+
+func (o output) Write(b []byte) (int, error) {
+	o.p.outMu.Lock()
+	defer o.p.outMu.Unlock()
+	if o.p.capture != nil {
+		o.p.capture.Write(b)
+	}
+	return o.p.log.Write(b)
+}
+
+// Capture copies everything the manager writes from now on, across restarts, until the returned function is
+// called; it returns the copy.
+func (p *Provider) Capture() (stop func() []byte) {
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	buf := &bytes.Buffer{}
+	p.capture = buf
+	return func() []byte {
+		p.outMu.Lock()
+		defer p.outMu.Unlock()
+		if p.capture == buf {
+			p.capture = nil
+		}
+		return buf.Bytes()
+	}
+}
+
+// SetExtraFlags sets flags given after the harness's own (so they override them) from the next Start on, and
+// at every start after it, until set again; nil goes back to the harness's flags alone.
+func (p *Provider) SetExtraFlags(flags []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.extra = append([]string(nil), flags...)
+}
+
+// Args are the flags the manager is (or will next be) started with.
+func (p *Provider) Args() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append(append([]string(nil), p.args...), p.extra...)
+}
+
+// Starts is how many times the manager was started.
+func (p *Provider) Starts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.starts
+}
+
+// Restart kills the manager (SIGKILL) and starts it again at once, with the same flags.
+func (p *Provider) Restart() error {
+	p.Kill()
+	return p.Start()
 }
 
 func newProvider(binary string, h *Harness, log io.Writer) (*Provider, error) {
@@ -117,14 +180,16 @@ func (p *Provider) Start() error {
 	if p.cmd != nil {
 		return fmt.Errorf("the provider's manager is already running")
 	}
-	cmd := exec.Command(p.binary, p.args...)
-	cmd.Stdout, cmd.Stderr = p.log, p.log
+	cmd := exec.Command(p.binary, append(append([]string(nil), p.args...), p.extra...)...)
+	// The same comparable writer for both: exec then copies them with one goroutine.
+	cmd.Stdout, cmd.Stderr = output{p}, output{p}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting the provider's manager: %w", err)
 	}
 	p.starts++
-	_, _ = fmt.Fprintf(p.log, "=== e2e harness: manager started (start #%d, pid %d)\n", p.starts, cmd.Process.Pid)
+	_, _ = fmt.Fprintf(output{p}, "=== e2e harness %s: manager started (start #%d, pid %d)\n",
+		time.Now().Format(time.TimeOnly+".000"), p.starts, cmd.Process.Pid)
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	p.cmd, p.exited = cmd, exited
@@ -150,7 +215,7 @@ func (p *Provider) end(sig syscall.Signal, grace time.Duration) {
 		_ = p.cmd.Process.Kill()
 		<-p.exited
 	}
-	_, _ = fmt.Fprintf(p.log, "=== e2e harness: manager stopped (%s)\n", sig)
+	_, _ = fmt.Fprintf(output{p}, "=== e2e harness %s: manager stopped (%s)\n", time.Now().Format(time.TimeOnly+".000"), sig)
 	p.cmd = nil
 }
 

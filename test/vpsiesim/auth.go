@@ -86,6 +86,14 @@ func (s *Simulator) IssuedTokens() int {
 	return n
 }
 
+// TokensIssued returns every token login has issued, access and refresh tokens, in issue order — expired and
+// revoked ones included: e.g. to check that none of them shows in a client's log.
+func (s *Simulator) TokensIssued() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.issuedLog...)
+}
+
 // authenticate accepts a static token in Vpsie-Auth, or an issued, unexpired access token in Vpsie-Auth or in
 // "Authorization: Bearer". Static tokens are not accepted as Bearer tokens.
 func (s *Simulator) authenticate(r *http.Request) bool {
@@ -162,6 +170,7 @@ func (s *Simulator) handleLogin(w http.ResponseWriter, r *http.Request) {
 		refresh = tokenPair{Token: newToken(), Expires: now.Add(refreshLifetime).UTC().Format(time.RFC3339)}
 		s.tokens[access.Token] = issuedToken{expires: now.Add(s.opts.TokenLifetime)}
 		s.tokens[refresh.Token] = issuedToken{expires: now.Add(refreshLifetime), refresh: true}
+		s.issuedLog = append(s.issuedLog, access.Token, refresh.Token)
 	}
 	s.mu.Unlock()
 	if !ok {

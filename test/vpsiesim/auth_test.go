@@ -167,3 +167,19 @@ func login(t *testing.T, a *api) string {
 	}
 	return body.Token.Access.Token
 }
+
+func TestTokensIssuedListsEveryToken(t *testing.T) {
+	g := NewWithT(t)
+	srv := newSim(t, nil)
+	a := newAPI(t, srv.URL).anonymous()
+	g.Expect(srv.TokensIssued()).To(BeEmpty())
+	first := login(t, a)
+	srv.ExpireTokens()
+	second := login(t, a)
+	srv.RevokeTokens()
+	issued := srv.TokensIssued()
+	g.Expect(issued).To(HaveLen(4), "an access and a refresh token per login, expired and revoked ones included")
+	g.Expect(issued[0]).To(Equal(first))
+	g.Expect(issued[2]).To(Equal(second))
+	g.Expect(srv.IssuedTokens()).To(BeZero(), "none is valid any more")
+}

@@ -386,10 +386,39 @@ func (s *Simulator) TotalRequests() int {
 	return s.total
 }
 
-// ResetCounters zeroes the request counts.
+// ResetCounters zeroes the request counts and the counts of faults injected.
 func (s *Simulator) ResetCounters() {
 	s.fmu.Lock()
 	defer s.fmu.Unlock()
 	s.counts = map[string]int{}
 	s.total = 0
+	s.injected = map[string]int{}
+}
+
+// Kinds of injected faults, the keys of FaultsInjected (named after the Faults fields that cause them).
+const (
+	FaultRateLimit    = "rateLimit"    // answered 429
+	FaultHTMLError    = "htmlError"    // answered with the gateway's HTML page
+	FaultErrorOK      = "errorOK"      // answered HTTP 200 "error":true
+	FaultLostAnswer   = "lostAnswer"   // processed, then the connection closed without an answer
+	FaultMissingRoute = "missingRoute" // answered as a route that does not exist
+)
+
+// FaultsInjected returns how many requests were answered with each kind of fault since the counters were
+// last reset. A fault that was drawn but not served (e.g. a 200-with-error for a request answered 401) is not
+// counted.
+func (s *Simulator) FaultsInjected() map[string]int {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	out := make(map[string]int, len(s.injected))
+	for k, v := range s.injected {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Simulator) countFault(kind string) {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	s.injected[kind]++
 }

@@ -189,3 +189,28 @@ func TestSetFaultsRejectsInvalidValues(t *testing.T) {
 	g.Expect(func() { srv.SetFaults(vpsiesim.Faults{HTMLErrorStatus: 404}) }).To(Panic())
 	g.Expect(vpsiesim.Options{Faults: vpsiesim.Faults{RateLimit: -1}}.Validate()).NotTo(Succeed())
 }
+
+func TestFaultsInjectedCountsServedFaults(t *testing.T) {
+	g := NewWithT(t)
+	srv := newSim(t, nil)
+	a := newAPI(t, srv.URL)
+	srv.SetFaults(vpsiesim.Faults{HTMLErrorNext: 2, ErrorOKNext: 1})
+	for range 4 {
+		a.get("/apps/v2/datacenter")
+	}
+	srv.SetFaults(vpsiesim.Faults{LostAnswerNext: 1, MissingRoutes: []string{"GET /api/v2/vm"}})
+	a.get("/api/v2/vm")
+	_, err := rawDo(srv.Client(), "POST", srv.URL+"/api/v2/vm/start", map[string]string{"vmIdentifier": "nope"})
+	g.Expect(err).To(HaveOccurred(), "the answer is lost")
+	srv.SetFaults(vpsiesim.Faults{ErrorOKNext: 1})
+	a.anonymous().get("/apps/v2/datacenter") // drawn, but answered 401: not served
+	srv.SetFaults(vpsiesim.Faults{RateLimit: 1})
+	a.get("/apps/v2/datacenter")
+	a.get("/apps/v2/datacenter")
+	g.Expect(srv.FaultsInjected()).To(Equal(map[string]int{
+		vpsiesim.FaultHTMLError: 2, vpsiesim.FaultErrorOK: 1, vpsiesim.FaultLostAnswer: 1,
+		vpsiesim.FaultMissingRoute: 1, vpsiesim.FaultRateLimit: 1,
+	}))
+	srv.ResetCounters()
+	g.Expect(srv.FaultsInjected()).To(BeEmpty())
+}

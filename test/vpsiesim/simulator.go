@@ -101,6 +101,7 @@ type Simulator struct {
 	closed    bool
 	creds     Credentials
 	tokens    map[string]issuedToken
+	issuedLog []string // every token login issued, in order (TokensIssued)
 	catalog   Catalog
 	vms       map[string]*VM
 	vmOrder   []string
@@ -125,6 +126,7 @@ type Simulator struct {
 	windowCount int
 	counts      map[string]int
 	total       int
+	injected    map[string]int // faults served, by kind (FaultsInjected)
 }
 
 // New builds a Simulator. It panics on an invalid configuration (see Options.Validate).
@@ -155,17 +157,18 @@ func New(o Options) *Simulator {
 		seed = time.Now().UnixNano()
 	}
 	s := &Simulator{
-		opts:    o,
-		creds:   Credentials{ClientID: o.ClientID, ClientSecret: o.ClientSecret, Tokens: append([]string(nil), o.Tokens...), AccountPassword: o.AccountPassword},
-		tokens:  map[string]issuedToken{},
-		catalog: cat,
-		vms:     map[string]*VM{},
-		lbs:     map[string]*LoadBalancer{},
-		vpcs:    map[int]*VPC{},
-		seq:     map[string]int{},
-		timers:  map[string]*time.Timer{},
-		rng:     rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
-		counts:  map[string]int{},
+		opts:     o,
+		creds:    Credentials{ClientID: o.ClientID, ClientSecret: o.ClientSecret, Tokens: append([]string(nil), o.Tokens...), AccountPassword: o.AccountPassword},
+		tokens:   map[string]issuedToken{},
+		catalog:  cat,
+		vms:      map[string]*VM{},
+		lbs:      map[string]*LoadBalancer{},
+		vpcs:     map[int]*VPC{},
+		seq:      map[string]int{},
+		timers:   map[string]*time.Timer{},
+		rng:      rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
+		counts:   map[string]int{},
+		injected: map[string]int{},
 	}
 	s.applyFaults(o.Faults)
 	s.routes()
@@ -316,6 +319,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if d.retryAfter > 0 {
+		s.countFault(FaultRateLimit)
 		if !d.noRetryAfter {
 			rec.Header().Set("Retry-After", fmt.Sprint(d.retryAfter))
 		}
@@ -323,10 +327,14 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.htmlStatus != 0 && !d.processFirst {
+		s.countFault(FaultHTMLError)
 		writeHTML(rec, d.htmlStatus)
 		return
 	}
 	if pattern == "" || d.missing { // Faults.MissingRoutes: a route this account's API does not have
+		if d.missing {
+			s.countFault(FaultMissingRoute)
+		}
 		writeError(rec, http.StatusNotFound, msgNotFound)
 		return
 	}
@@ -337,14 +345,18 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case d.htmlStatus != 0: // processFirst: the request takes effect, the answer is lost at the gateway
 		s.mux.ServeHTTP(discardWriter{h: http.Header{}}, r)
+		s.countFault(FaultHTMLError)
 		writeHTML(rec, d.htmlStatus)
 	case d.errorOK && d.processFirst:
 		s.mux.ServeHTTP(discardWriter{h: http.Header{}}, r)
+		s.countFault(FaultErrorOK)
 		writeErrorCode(rec, http.StatusOK, http.StatusInternalServerError, msgInjectedError)
 	case d.errorOK:
+		s.countFault(FaultErrorOK)
 		writeErrorCode(rec, http.StatusOK, http.StatusInternalServerError, msgInjectedError)
 	case d.lostAnswer: // the request takes full effect, then the connection drops before any answer
 		s.mux.ServeHTTP(discardWriter{h: http.Header{}}, r)
+		s.countFault(FaultLostAnswer)
 		lost = true
 		loseAnswer(rec)
 	default:
