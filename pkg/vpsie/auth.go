@@ -332,8 +332,11 @@ func (a *credentialAuth) loginOnce(ctx context.Context, style loginStyle) (strin
 	_, apiErr := interpret(op, status, hdr, raw, a.c.now())
 	a.c.limiter.observe(sentAt, apiErr)
 	if apiErr != nil {
-		if apiErr.HTTPStatus < 300 && apiErr.Class == ClassTransient && bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) {
-			apiErr.Class = ClassTerminal // an error envelope with no known wording, at 2xx
+		if apiErr.HTTPStatus < 300 && apiErr.Class == ClassTransient && bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) &&
+			!transientWording(classifyInput{Message: apiErr.Message}) {
+			// An error envelope at 2xx with no known wording. One that says "try again" stays transient: made
+			// terminal, it would stop every call of the account for the whole login backoff.
+			apiErr.Class = ClassTerminal
 		}
 		if apiErr.Class == ClassNotFound {
 			// "Not found" from the login route is a misconfiguration (base URL), never a

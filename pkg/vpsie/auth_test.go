@@ -163,6 +163,19 @@ func TestLoginServerErrorIsTransientAndNotFallenBack(t *testing.T) {
 	g.Expect(f.count("POST " + loginPath)).To(Equal(1))
 }
 
+// A login answered HTTP 200 with VPSie's "try again later" error envelope is transient, not terminal: the
+// chaos scenario saw it reported as InvalidSpec, holding machines for the terminal requeue.
+func TestLoginTryAgainLaterIsTransient(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeAPI(t)
+	f.reply("POST "+loginPath, 200, `{"error":true,"code":500,"message":"Something went wrong, please try again later","stack":""}`)
+	c, _ := newTestClient(t, f, withCredentials(testClientID, testClientSecret))
+	_, err := c.ListVPCs(context.Background())
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(IsTransient(err)).To(BeTrue(), "%v", err)
+	g.Expect(IsTerminal(err)).To(BeFalse())
+}
+
 func TestProactiveRefreshBeforeExpiry(t *testing.T) {
 	g := NewWithT(t)
 	f := newFakeAPI(t)

@@ -268,14 +268,17 @@ var classificationRules = []classificationRule{
 	{"not-found wording", msgHas("not found", "does not exist", "doesn't exist", "not exist", "no such"), ClassNotFound},
 	{"404 status or code", func(in classifyInput) bool { return statusOrCode(in, http.StatusNotFound) }, ClassNotFound},
 	{"non-JSON 5xx (gateway page)", func(in classifyInput) bool { return !in.JSON && in.Status >= 500 }, ClassTransient},
-	{"transient wording", msgHas("try again", "temporarily", "timeout", "timed out", "service unavailable",
-		"bad gateway", "maintenance", "econnreset", "socket hang up"), ClassTransient},
+	{"transient wording", transientWording, ClassTransient},
 	{"quota/validation wording", msgHas("exceed", "limit", "quota", "insufficient", "balance", "invalid",
 		"required", "not allowed", "not available", "already exist", "must be", "not valid", "unknown",
 		"forbidden", "permission", "not supported", "suspended"), ClassTerminal},
 	{"4xx status or code", func(in classifyInput) bool { return inRange(in.Status, 400, 499) || inRange(in.Code, 400, 499) }, ClassTerminal},
 	{"5xx status or code", func(in classifyInput) bool { return inRange(in.Status, 500, 599) || inRange(in.Code, 500, 599) }, ClassTransient},
 }
+
+// transientWording matches messages that say the call may succeed later ("please try again later").
+var transientWording = msgHas("try again", "temporarily", "timeout", "timed out", "service unavailable",
+	"bad gateway", "maintenance", "econnreset", "socket hang up")
 
 // classify applies classificationRules; unmatched errors are transient (see the rules' doc).
 func classify(in classifyInput) ErrorClass {

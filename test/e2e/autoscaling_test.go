@@ -32,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 
@@ -203,15 +204,19 @@ func readAsAutoscaler(ctx context.Context, dyn dynamic.Interface, disco discover
 // scaleAsAutoscaler sets a MachineDeployment's replicas through its scale subresource.
 func scaleAsAutoscaler(ctx context.Context, dyn dynamic.Interface, mdGVR schema.GroupVersionResource, namespace, name string, replicas int64) error {
 	res := dyn.Resource(mdGVR).Namespace(namespace)
-	scale, err := res.Get(ctx, name, metav1.GetOptions{}, "scale")
-	if err != nil {
+	// Cluster API's controllers write the MachineDeployment too: a conflict means read again and retry, as the
+	// autoscaler's own scale client does.
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		scale, err := res.Get(ctx, name, metav1.GetOptions{}, "scale")
+		if err != nil {
+			return err
+		}
+		if err := unstructured.SetNestedField(scale.Object, replicas, "spec", "replicas"); err != nil {
+			return err
+		}
+		_, err = res.Update(ctx, scale, metav1.UpdateOptions{}, "scale")
 		return err
-	}
-	if err := unstructured.SetNestedField(scale.Object, replicas, "spec", "replicas"); err != nil {
-		return err
-	}
-	_, err = res.Update(ctx, scale, metav1.UpdateOptions{}, "scale")
-	return err
+	})
 }
 
 func expectQuantity(g Gomega, capacity map[corev1.ResourceName]resource.Quantity, name corev1.ResourceName, want resource.Quantity) {
