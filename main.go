@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	cliflag "k8s.io/component-base/cli/flag"
@@ -38,6 +40,7 @@ import (
 	capiflags "sigs.k8s.io/cluster-api/util/flags"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -86,6 +89,7 @@ type options struct {
 	runningServerCheckInterval  time.Duration
 	clusterResourcePollInterval time.Duration
 	createGrace                 time.Duration
+	managementClusterID         string
 }
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
@@ -135,6 +139,10 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.createGrace, "create-grace", intent.DefaultGrace,
 		"How long VPSie must show nothing of a server, load balancer or VPC whose create had an unknown outcome "+
 			"(lost answer, restart) before it is created again. Longer than VPSie ever takes to show a new resource.")
+	fs.StringVar(&o.managementClusterID, "management-cluster-id", "",
+		"This management cluster's identity, recorded on each new VPSieCluster and part of its resources' names and "+
+			"ownership tags, so management clusters sharing a VPSie account never touch each other's resources. "+
+			"Empty means the UID of the kube-system namespace. Lower-case letters, digits and '-'.")
 }
 
 // applyPollIntervals sets the services' wait times from the flags.
@@ -219,6 +227,10 @@ func run(opts *options) error {
 	}
 
 	ctx := ctrl.SetupSignalHandler()
+	if opts.managementClusterID, err = managementClusterID(ctx, mgr.GetAPIReader(), opts.managementClusterID); err != nil {
+		return err
+	}
+	setupLog.Info("management-cluster identity", "identity", opts.managementClusterID)
 	opts.applyPollIntervals()
 	if err := setupReconcilers(ctx, mgr, opts); err != nil {
 		return err
@@ -234,6 +246,24 @@ func run(opts *options) error {
 
 	setupLog.Info("starting manager", "version", vpsie.Version)
 	return mgr.Start(ctx)
+}
+
+// managementClusterID is the flag's identity, or the UID of the kube-system namespace: stable for the life of
+// the management cluster, distinct between clusters, and readable before the manager starts.
+func managementClusterID(ctx context.Context, reader client.Reader, flagValue string) (string, error) {
+	id := flagValue
+	if id == "" {
+		ns := &corev1.Namespace{}
+		if err := reader.Get(ctx, client.ObjectKey{Name: metav1.NamespaceSystem}, ns); err != nil {
+			return "", fmt.Errorf("reading the kube-system namespace for the management-cluster identity "+
+				"(or set --management-cluster-id): %w", err)
+		}
+		id = string(ns.UID)
+	}
+	if err := scope.ValidateIdentity(id); err != nil {
+		return "", fmt.Errorf("--management-cluster-id: %w", err)
+	}
+	return id, nil
 }
 
 func setupReconcilers(ctx context.Context, mgr ctrl.Manager, opts *options) error {
@@ -255,22 +285,24 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager, opts *options) erro
 	}
 
 	if err := (&controllers.VPSieClusterReconciler{
-		Client:           mgr.GetClient(),
-		Accounts:         accounts,
-		Recorder:         mgr.GetEventRecorder("vpsiecluster-controller"),
-		WatchFilterValue: opts.watchFilter,
-		Intents:          &intent.Tracker{Grace: opts.createGrace},
+		Client:              mgr.GetClient(),
+		Accounts:            accounts,
+		ManagementClusterID: opts.managementClusterID,
+		Recorder:            mgr.GetEventRecorder("vpsiecluster-controller"),
+		WatchFilterValue:    opts.watchFilter,
+		Intents:             &intent.Tracker{Grace: opts.createGrace},
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.vpsieClusterConcurrency}); err != nil {
 		return fmt.Errorf("setting up the VPSieCluster controller: %w", err)
 	}
 	if err := (&controllers.VPSieMachineReconciler{
-		Client:           mgr.GetClient(),
-		Accounts:         accounts,
-		Observer:         &servers.Observer{Window: opts.pollWindow},
-		Intents:          &intent.Tracker{Grace: opts.createGrace},
-		ClusterCache:     clusterCache,
-		Recorder:         mgr.GetEventRecorder("vpsiemachine-controller"),
-		WatchFilterValue: opts.watchFilter,
+		Client:              mgr.GetClient(),
+		Accounts:            accounts,
+		ManagementClusterID: opts.managementClusterID,
+		Observer:            &servers.Observer{Window: opts.pollWindow},
+		Intents:             &intent.Tracker{Grace: opts.createGrace},
+		ClusterCache:        clusterCache,
+		Recorder:            mgr.GetEventRecorder("vpsiemachine-controller"),
+		WatchFilterValue:    opts.watchFilter,
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.vpsieMachineConcurrency}); err != nil {
 		return fmt.Errorf("setting up the VPSieMachine controller: %w", err)
 	}

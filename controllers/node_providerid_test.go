@@ -59,7 +59,7 @@ func TestNodeProviderID(t *testing.T) {
 		g := NewWithT(t)
 		_, vm := createMachine(t, cluster, "empty-id", machineOptions{})
 		cur := waitProvisioned(t, vm)
-		hostname := scope.MachineHostname(ns, "empty-id")
+		hostname := scope.MachineHostname(testIdentity, ns, "empty-id")
 		createNode(t, hostname, "")
 		g.Eventually(func(g Gomega) string { return nodeProviderID(g, hostname) }, eventually, poll).
 			Should(Equal(cur.Spec.ProviderID))
@@ -67,7 +67,7 @@ func TestNodeProviderID(t *testing.T) {
 
 	t.Run("kubelet set it", func(t *testing.T) {
 		g := NewWithT(t)
-		hostname := scope.MachineHostname(ns, "kubelet-id")
+		hostname := scope.MachineHostname(testIdentity, ns, "kubelet-id")
 		_, vm := createMachine(t, cluster, "kubelet-id", machineOptions{})
 		cur := waitProvisioned(t, vm)
 		createNode(t, hostname, cur.Spec.ProviderID)
@@ -77,7 +77,7 @@ func TestNodeProviderID(t *testing.T) {
 
 	t.Run("another provider's node is left alone", func(t *testing.T) {
 		g := NewWithT(t)
-		hostname := scope.MachineHostname(ns, "foreign")
+		hostname := scope.MachineHostname(testIdentity, ns, "foreign")
 		createNode(t, hostname, "other://node")
 		_, vm := createMachine(t, cluster, "foreign", machineOptions{})
 		waitProvisioned(t, vm)

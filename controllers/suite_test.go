@@ -109,13 +109,16 @@ func runSuite(m *testing.M) int {
 	return m.Run()
 }
 
+// testIdentity is the management-cluster identity of the test manager.
+const testIdentity = "mgmt-test"
+
 // setupReconcilers registers every reconciler of the provider, as main.go does.
 func setupReconcilers(ctx context.Context, mgr ctrl.Manager) error {
 	if err := webhooks.SetupWithManager(mgr); err != nil {
 		return err
 	}
 	opts := controller.Options{MaxConcurrentReconciles: 4}
-	if err := (&VPSieClusterReconciler{Client: mgr.GetClient(), Accounts: accounts}).SetupWithManager(ctx, mgr, opts); err != nil {
+	if err := (&VPSieClusterReconciler{Client: mgr.GetClient(), Accounts: accounts, ManagementClusterID: testIdentity}).SetupWithManager(ctx, mgr, opts); err != nil {
 		return err
 	}
 	clusterCache, err := clustercache.SetupWithManager(ctx, mgr, clustercache.Options{
@@ -125,7 +128,7 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager) error {
 		return err
 	}
 	if err := (&VPSieMachineReconciler{
-		Client: mgr.GetClient(), Accounts: accounts, ClusterCache: clusterCache,
+		Client: mgr.GetClient(), Accounts: accounts, ClusterCache: clusterCache, ManagementClusterID: testIdentity,
 		Observer: &servers.Observer{Window: 200 * time.Millisecond},
 	}).SetupWithManager(ctx, mgr, opts); err != nil {
 		return err

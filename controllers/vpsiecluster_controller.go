@@ -65,6 +65,7 @@ var MachinesGonePollInterval = 5 * time.Second
 // +kubebuilder:rbac:groups=cluster.x-k8s.io,resources=clusters,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 
 // VPSieClusterReconciler reconciles VPSieClusters: credentials, the VPC, the control-plane load balancer and
 // endpoint, failure domains, and their deletion.
@@ -73,6 +74,9 @@ type VPSieClusterReconciler struct {
 	Client client.Client
 	// Accounts gives the VPSie API client of a credentials Secret (a *scope.ClientCache in production).
 	Accounts scope.AccountFactory
+	// ManagementClusterID is this manager's management-cluster identity, recorded on every VPSieCluster at
+	// its first reconcile (infrav1.OwnerIdentityAnnotation) and claimed on the resources of moved ones.
+	ManagementClusterID string
 	// WatchFilterValue, when set, restricts the controller to objects with the label
 	// cluster.x-k8s.io/watch-filter of that value.
 	WatchFilterValue string
@@ -90,6 +94,9 @@ type VPSieClusterReconciler struct {
 func (r *VPSieClusterReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, options controller.Options) error {
 	if r.Client == nil || r.Accounts == nil {
 		return errors.New("VPSieClusterReconciler needs a Client and Accounts")
+	}
+	if err := scope.ValidateIdentity(r.ManagementClusterID); err != nil {
+		return fmt.Errorf("VPSieClusterReconciler: %w", err)
 	}
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder(clusterControllerName + "-controller")
@@ -149,6 +156,9 @@ func (r *VPSieClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if added, err := finalizers.EnsureFinalizer(ctx, r.Client, vc, infrav1.ClusterFinalizer); err != nil || added {
 		return ctrl.Result{}, err
 	}
+	if recorded, err := r.recordIdentity(ctx, vc); err != nil || recorded {
+		return ctrl.Result{}, err
+	}
 
 	secretKey := types.NamespacedName{Namespace: vc.Namespace, Name: vc.Spec.CredentialsRef.Name}
 	secret, creds, credErr := scope.ReadCredentials(ctx, r.Client, secretKey)
@@ -162,7 +172,9 @@ func (r *VPSieClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 	}
 
-	s, err := scope.NewClusterScope(scope.ClusterScopeParams{Client: r.Client, Cluster: cluster, VPSieCluster: vc, Account: account})
+	s, err := scope.NewClusterScope(scope.ClusterScopeParams{
+		Client: r.Client, Cluster: cluster, VPSieCluster: vc, Account: account, Manager: r.ManagementClusterID,
+	})
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -176,6 +188,26 @@ func (r *VPSieClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return r.reconcileDelete(ctx, s, credErr)
 	}
 	return r.reconcileNormal(ctx, s, secret, credErr)
+}
+
+// recordIdentity writes this manager's identity on a VPSieCluster that has none, before anything is created
+// for it: the names and ownership tags of its resources derive from it from then on, whichever manager
+// reconciles it later (clusterctl move carries the annotation). The patch is confirmed before any cloud call;
+// the update event brings the object back.
+func (r *VPSieClusterReconciler) recordIdentity(ctx context.Context, vc *infrav1.VPSieCluster) (bool, error) {
+	if _, ok := vc.Annotations[infrav1.OwnerIdentityAnnotation]; ok {
+		return false, nil
+	}
+	before := vc.DeepCopy()
+	if vc.Annotations == nil {
+		vc.Annotations = map[string]string{}
+	}
+	vc.Annotations[infrav1.OwnerIdentityAnnotation] = r.ManagementClusterID
+	if err := r.Client.Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return false, fmt.Errorf("recording the management-cluster identity: %w", err)
+	}
+	ctrl.LoggerFrom(ctx).Info("Recorded the management-cluster identity", "identity", r.ManagementClusterID)
+	return true, nil
 }
 
 func (r *VPSieClusterReconciler) reconcileNormal(ctx context.Context, s *scope.ClusterScope, secret *corev1.Secret, credErr error) (ctrl.Result, error) {

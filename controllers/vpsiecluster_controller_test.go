@@ -94,7 +94,7 @@ func TestVPSieClusterLifecycle(t *testing.T) {
 	_, vc := createCluster(t, ns, "alpha", "creds", func(_ *clusterv1.Cluster, vc *infrav1.VPSieCluster) {
 		vc.Spec.Network.VPC.CIDR = "10.42.0.0/16"
 	})
-	name := scope.ClusterResourceName(ns, "alpha")
+	name := scope.ClusterResourceName(testIdentity, ns, "alpha")
 
 	got := waitClusterReady(t, ns, "alpha")
 
@@ -245,7 +245,7 @@ func TestVPSieClusterAdoptsAfterLostCreate(t *testing.T) {
 		ns := newTestNamespace(t)
 		sim := startSimulator(t, ns)
 		api := simClient(t, sim)
-		name := scope.ClusterResourceName(ns, "delta")
+		name := scope.ClusterResourceName(testIdentity, ns, "delta")
 		g.Expect(api.CreateVPC(ctx, vpsie.CreateVPCRequest{Name: name, DcIdentifier: vpsiesim.DefaultDatacenter,
 			NetworkRange: "10.42.0.0", NetworkSize: "16"})).To(Succeed())
 		g.Expect(api.CreateLoadBalancer(ctx, vpsie.CreateLoadBalancerRequest{Name: name, Algorithm: "roundrobin",

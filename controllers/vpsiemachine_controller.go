@@ -59,6 +59,9 @@ type VPSieMachineReconciler struct {
 	Client client.Client
 	// Accounts gives the VPSie client of a cluster's credentials.
 	Accounts scope.AccountFactory
+	// ManagementClusterID is this manager's management-cluster identity: servers of a cluster recorded with
+	// another one (moved here) are claimed with it.
+	ManagementClusterID string
 	// Observer shares VM lists between machines of an account (batch polling).
 	Observer *servers.Observer
 	// VPCs joins servers to their cluster's VPC; SetupWithManager makes one with the defaults when nil.
@@ -86,6 +89,9 @@ func (r *VPSieMachineReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	log := ctrl.LoggerFrom(ctx)
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder("vpsiemachine-controller")
+	}
+	if err := scope.ValidateIdentity(r.ManagementClusterID); err != nil {
+		return fmt.Errorf("VPSieMachineReconciler: %w", err)
 	}
 	if r.Intents == nil {
 		r.Intents = &intent.Tracker{}
@@ -159,6 +165,7 @@ func (r *VPSieMachineReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	account, credErr := r.account(ctx, vpsieCluster)
 	s, err := scope.NewMachineScope(scope.MachineScopeParams{
 		Client: r.Client, Cluster: cluster, Machine: machine, VPSieCluster: vpsieCluster, VPSieMachine: vm, Account: account,
+		Manager: r.ManagementClusterID,
 	})
 	if err != nil {
 		return ctrl.Result{}, err
@@ -223,6 +230,10 @@ func (r *VPSieMachineReconciler) reconcileNormal(ctx context.Context, s *scope.M
 	vm := s.VPSieMachine
 	if s.Cluster.Status.Initialization.InfrastructureProvisioned == nil || !*s.Cluster.Status.Initialization.InfrastructureProvisioned {
 		waiting(vm, infrav1.WaitingForClusterInfrastructureReason, "waiting for the cluster infrastructure (VPSieCluster) to be provisioned")
+		return ctrl.Result{}, nil
+	}
+	if s.Identity() == "" {
+		waiting(vm, infrav1.WaitingForClusterInfrastructureReason, "waiting for the VPSieCluster to record its management-cluster identity")
 		return ctrl.Result{}, nil
 	}
 	if s.ServerIdentifier() == "" && s.Machine.Spec.Bootstrap.DataSecretName == nil {

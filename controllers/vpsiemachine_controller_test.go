@@ -150,7 +150,7 @@ func TestVPSieMachineLifecycle(t *testing.T) {
 	}})
 
 	cur := waitProvisioned(t, vm)
-	hostname := scope.MachineHostname(ns, "worker-1")
+	hostname := scope.MachineHostname(testIdentity, ns, "worker-1")
 	servers := sim.VMsByHostname(hostname)
 	g.Expect(servers).To(HaveLen(1))
 	server := servers[0]
@@ -216,7 +216,7 @@ func TestVPSieMachineAdoptsServerAfterLostCreate(t *testing.T) {
 	cluster, _ := readyCluster(t, ns)
 
 	// The server was created, but the controller crashed before recording anything.
-	hostname := scope.MachineHostname(ns, "worker-1")
+	hostname := scope.MachineHostname(testIdentity, ns, "worker-1")
 	g.Expect(simClient(t, sim).CreateVM(context.Background(), vpsieCreate(hostname))).To(Succeed())
 	g.Expect(sim.VMsByHostname(hostname)).To(HaveLen(1))
 

@@ -109,4 +109,12 @@ const (
 	// deleted without deleting its cloud resources — the way out when credentials are gone
 	// for good. Whatever the object owned in VPSie is then left for the user to remove.
 	SkipCloudCleanupAnnotation = "infrastructure.cluster.x-k8s.io/vpsie-skip-cloud-cleanup"
+
+	// OwnerIdentityAnnotation holds, on a VPSieCluster, the identity of the management cluster that created
+	// its VPSie resources (the UID of its kube-system namespace unless the manager's --management-cluster-id
+	// says otherwise). The provider records it at the first reconcile, before it creates anything; it is part
+	// of every resource name and ownership tag of the cluster, so two management clusters sharing a VPSie
+	// account never adopt or delete each other's resources. It moves with the object under clusterctl move
+	// and cannot be changed or removed once set (webhook): the names depend on it.
+	OwnerIdentityAnnotation = "infrastructure.cluster.x-k8s.io/vpsie-owner-identity"
 )

@@ -21,8 +21,6 @@ package scope
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -45,6 +43,8 @@ type ClusterScopeParams struct {
 	// Account is the VPSie account of the cluster's credentials; nil when they could not be read (a
 	// deletion that skips cloud cleanup still works without one).
 	Account *Account
+	// Manager is the identity of the running manager (--management-cluster-id).
+	Manager string
 }
 
 // ClusterScope is one reconcile of a VPSieCluster.
@@ -53,6 +53,8 @@ type ClusterScope struct {
 	Cluster      *clusterv1.Cluster
 	VPSieCluster *infrav1.VPSieCluster
 	Account      *Account
+	// Manager is the identity of the running manager; see Identity for the cluster's own.
+	Manager string
 
 	patchHelper *patch.Helper
 }
@@ -66,7 +68,8 @@ func NewClusterScope(p ClusterScopeParams) (*ClusterScope, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building patch helper: %w", err)
 	}
-	return &ClusterScope{Client: p.Client, Cluster: p.Cluster, VPSieCluster: p.VPSieCluster, Account: p.Account, patchHelper: helper}, nil
+	return &ClusterScope{Client: p.Client, Cluster: p.Cluster, VPSieCluster: p.VPSieCluster, Account: p.Account,
+		Manager: p.Manager, patchHelper: helper}, nil
 }
 
 // Name is the Cluster's name.
@@ -76,7 +79,14 @@ func (s *ClusterScope) Name() string { return s.Cluster.Name }
 func (s *ClusterScope) Namespace() string { return s.Cluster.Namespace }
 
 // ResourceName is the name of the cluster's load balancer and VPC in VPSie. See ClusterResourceName.
-func (s *ClusterScope) ResourceName() string { return ClusterResourceName(s.Namespace(), s.Name()) }
+func (s *ClusterScope) ResourceName() string {
+	return ClusterResourceName(s.Identity(), s.Namespace(), s.Name())
+}
+
+// Identity is the management-cluster identity recorded on the VPSieCluster (infrav1.OwnerIdentityAnnotation).
+func (s *ClusterScope) Identity() string {
+	return s.VPSieCluster.Annotations[infrav1.OwnerIdentityAnnotation]
+}
 
 // VPCName is the name of the VPC the provider creates for the cluster: the user's, or ResourceName.
 func (s *ClusterScope) VPCName() string {
@@ -91,19 +101,25 @@ func (s *ClusterScope) Datacenter() string { return s.VPSieCluster.Spec.Datacent
 
 // Tags are the tags of the cluster's VPSie resources: the ownership tags, then the cluster's own.
 func (s *ClusterScope) Tags() []string {
-	return append(OwnershipTags(s.Namespace(), s.Name()), s.VPSieCluster.Spec.Tags...)
+	return append(OwnershipTags(s.Identity(), s.Manager, s.Namespace(), s.Name()), s.VPSieCluster.Spec.Tags...)
+}
+
+// OwnerMark is what the cluster's VPCs carry in their description, VPSie taking no tags on VPCs: the
+// ownership tags, space-separated.
+func (s *ClusterScope) OwnerMark() string {
+	return strings.Join(OwnershipTags(s.Identity(), s.Manager, s.Namespace(), s.Name()), " ")
 }
 
 var notNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
 
 // ClusterResourceName is "capv-<namespace>-<cluster>-<hash>": namespace and name made lower-case DNS-label
-// characters and cut so the whole fits in 63 characters, then 8 hex characters of a hash of namespace/name.
-// VPSie answers the creation of a load balancer or VPC with no identifier, so the cluster's resources are
-// found again by this name after any crash or clusterctl move: it depends on nothing but namespace and name,
-// and two Clusters of one management cluster never share it.
-func ClusterResourceName(namespace, cluster string) string {
-	sum := sha256.Sum256([]byte(namespace + "/" + cluster))
-	suffix := hex.EncodeToString(sum[:])[:8]
+// characters and cut so the whole fits in 63 characters, then 8 hex characters of a hash of the
+// management-cluster identity and namespace/name. VPSie answers the creation of a load balancer or VPC with no
+// identifier, so the cluster's resources are found again by this name after any crash or clusterctl move: it
+// depends on nothing but the recorded identity, namespace and name, and two Clusters never share it, of one
+// management cluster or of two on one account.
+func ClusterResourceName(identity, namespace, cluster string) string {
+	suffix := nameHash(identity, namespace, cluster)
 	base := strings.Trim(notNameChars.ReplaceAllString(strings.ToLower(namespace+"-"+cluster), "-"), "-")
 	const maxBase = 63 - len("capv-") - 1 - 8
 	if len(base) > maxBase {

@@ -18,8 +18,6 @@ package scope
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -47,6 +45,8 @@ type MachineScopeParams struct {
 	VPSieMachine *infrav1.VPSieMachine
 	// Account is the VPSie account of the cluster's credentials.
 	Account *Account
+	// Manager is the identity of the running manager (--management-cluster-id).
+	Manager string
 }
 
 // MachineScope is one reconcile of a VPSieMachine.
@@ -57,6 +57,8 @@ type MachineScope struct {
 	VPSieCluster *infrav1.VPSieCluster
 	VPSieMachine *infrav1.VPSieMachine
 	Account      *Account
+	// Manager is the identity of the running manager; see Identity for the cluster's own.
+	Manager string
 
 	patchHelper *patch.Helper
 }
@@ -72,7 +74,7 @@ func NewMachineScope(p MachineScopeParams) (*MachineScope, error) {
 	}
 	return &MachineScope{
 		Client: p.Client, Cluster: p.Cluster, Machine: p.Machine, VPSieCluster: p.VPSieCluster,
-		VPSieMachine: p.VPSieMachine, Account: p.Account, patchHelper: helper,
+		VPSieMachine: p.VPSieMachine, Account: p.Account, Manager: p.Manager, patchHelper: helper,
 	}, nil
 }
 
@@ -104,22 +106,26 @@ func (s *MachineScope) ownedConditions() []string {
 // IsControlPlane tells whether the Machine is a control-plane machine.
 func (s *MachineScope) IsControlPlane() bool { return util.IsControlPlaneMachine(s.Machine) }
 
-// Hostname is the server's hostname, computed from the VPSieMachine's namespace and name only, so the
-// server can be found again by anyone, at any time, after any crash: VPSie's create answers with no
-// identifier. See MachineHostname.
+// Hostname is the server's hostname, computed from the cluster's recorded identity and the VPSieMachine's
+// namespace and name only, so the server can be found again by anyone, at any time, after any crash or move:
+// VPSie's create answers with no identifier. See MachineHostname.
 func (s *MachineScope) Hostname() string {
-	return MachineHostname(s.VPSieMachine.Namespace, s.VPSieMachine.Name)
+	return MachineHostname(s.Identity(), s.VPSieMachine.Namespace, s.VPSieMachine.Name)
+}
+
+// Identity is the management-cluster identity recorded on the VPSieCluster; empty until its first reconcile.
+func (s *MachineScope) Identity() string {
+	return s.VPSieCluster.Annotations[infrav1.OwnerIdentityAnnotation]
 }
 
 var notDNSLabel = regexp.MustCompile(`[^a-z0-9-]+`)
 
 // MachineHostname is <name>-<hash>: the VPSieMachine name made a valid DNS label, cut so the whole fits
-// in 63 characters, and 8 hex characters of a hash of namespace/name. Two VPSieMachines of one management
-// cluster never share a hostname (the hash tells apart equal names in other namespaces and names cut to the
-// same prefix); the same VPSieMachine always gets the same one.
-func MachineHostname(namespace, name string) string {
-	sum := sha256.Sum256([]byte(namespace + "/" + name))
-	suffix := hex.EncodeToString(sum[:])[:8]
+// in 63 characters, and 8 hex characters of a hash of the management-cluster identity and namespace/name.
+// Two VPSieMachines never share a hostname (the hash tells apart equal names in other namespaces or other
+// management clusters, and names cut to the same prefix); the same VPSieMachine always gets the same one.
+func MachineHostname(identity, namespace, name string) string {
+	suffix := nameHash(identity, namespace, name)
 	base := strings.Trim(notDNSLabel.ReplaceAllString(strings.ToLower(name), "-"), "-")
 	const maxBase = 63 - 1 - 8
 	if len(base) > maxBase {
@@ -157,7 +163,7 @@ func (s *MachineScope) SSHKeyIdentifiers() []string {
 
 // Tags are the server's tags: the provider's ownership tags first, then the cluster's and machine's own.
 func (s *MachineScope) Tags() []string {
-	tags := OwnershipTags(s.Cluster.Namespace, s.Cluster.Name)
+	tags := OwnershipTags(s.Identity(), s.Manager, s.Cluster.Namespace, s.Cluster.Name)
 	tags = append(tags, TagMachine+s.VPSieMachine.Name)
 	if s.IsControlPlane() {
 		tags = append(tags, TagRoleControlPlane)

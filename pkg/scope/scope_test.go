@@ -44,14 +44,16 @@ func TestMachineHostname(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, c := range cases {
-		h := MachineHostname(c.namespace, c.name)
+		h := MachineHostname("mgmt-a", c.namespace, c.name)
 		g.Expect(h).To(MatchRegexp(dnsLabel.String()), "%s/%s -> %q is a DNS label", c.namespace, c.name, h)
 		g.Expect(len(h)).To(BeNumerically("<=", 63))
 		g.Expect(seen).NotTo(HaveKey(h), "hostnames are unique: %s/%s", c.namespace, c.name)
 		seen[h] = true
-		g.Expect(MachineHostname(c.namespace, c.name)).To(Equal(h), "and deterministic")
+		g.Expect(MachineHostname("mgmt-a", c.namespace, c.name)).To(Equal(h), "and deterministic")
+		g.Expect(MachineHostname("mgmt-b", c.namespace, c.name)).NotTo(Equal(h),
+			"the same VPSieMachine of another management cluster on the account gets another hostname")
 	}
-	g.Expect(MachineHostname("default", "demo-md-0-abcde-fghij")).To(HavePrefix("demo-md-0-abcde-fghij-"),
+	g.Expect(MachineHostname("mgmt-a", "default", "demo-md-0-abcde-fghij")).To(HavePrefix("demo-md-0-abcde-fghij-"),
 		"readable: the machine name comes first")
 }
 

@@ -16,6 +16,8 @@ limitations under the License.
 
 package scope
 
+import "strings"
+
 // Ownership tags mark what the provider created in VPSie, so that it can be found and cleaned up. VPSie's tag
 // syntax is undocumented; these use only lower-case letters, digits, '-', ':' and '/'.
 const (
@@ -29,7 +31,37 @@ const (
 	TagRoleControlPlane = "capv-role:control-plane"
 )
 
-// OwnershipTags are the tags every resource of a cluster carries.
-func OwnershipTags(namespace, cluster string) []string {
-	return []string{TagManaged, TagCluster + namespace + "/" + cluster}
+// OwnershipTags are the tags every resource of a cluster carries: managed, the owner identity recorded on the
+// cluster, the claim of the running manager when it is another (the cluster was moved to it), and the
+// cluster's namespace/name.
+func OwnershipTags(identity, manager, namespace, cluster string) []string {
+	tags := []string{TagManaged}
+	if identity != "" {
+		tags = append(tags, OwnerTag(identity))
+	}
+	if manager != "" && manager != identity {
+		tags = append(tags, OwnerTag(manager))
+	}
+	return append(tags, TagCluster+namespace+"/"+cluster)
+}
+
+// ClusterOf is the namespace and name a capv-cluster tag among tags names.
+func ClusterOf(tags []string) (namespace, name string, ok bool) {
+	for _, t := range tags {
+		if ref, found := strings.CutPrefix(strings.TrimSpace(t), TagCluster); found {
+			namespace, name, ok = strings.Cut(ref, "/")
+			return namespace, name, ok && namespace != "" && name != ""
+		}
+	}
+	return "", "", false
+}
+
+// MachineOf is the VPSieMachine name a capv-machine tag among tags names.
+func MachineOf(tags []string) (string, bool) {
+	for _, t := range tags {
+		if name, found := strings.CutPrefix(strings.TrimSpace(t), TagMachine); found && name != "" {
+			return name, true
+		}
+	}
+	return "", false
 }

@@ -18,12 +18,14 @@ package webhooks
 
 import (
 	"context"
+	"fmt"
 	"net"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
 )
 
 // +kubebuilder:webhook:verbs=create;update,path=/mutate-infrastructure-cluster-x-k8s-io-v1alpha1-vpsiecluster,mutating=true,failurePolicy=fail,sideEffects=None,groups=infrastructure.cluster.x-k8s.io,resources=vpsieclusters,versions=v1alpha1,name=default.vpsiecluster.infrastructure.cluster.x-k8s.io,admissionReviewVersions=v1
@@ -40,13 +42,45 @@ func (VPSieCluster) Default(_ context.Context, c *infrav1.VPSieCluster) error {
 
 // ValidateCreate checks a new VPSieCluster.
 func (VPSieCluster) ValidateCreate(_ context.Context, c *infrav1.VPSieCluster) (admission.Warnings, error) {
-	return nil, invalid("VPSieCluster", c, validateClusterSpec(field.NewPath("spec"), &c.Spec))
+	errs := validateClusterSpec(field.NewPath("spec"), &c.Spec)
+	errs = append(errs, validateOwnerIdentity(c.Annotations)...)
+	return nil, invalid("VPSieCluster", c, errs)
+}
+
+// ownerIdentityPath is where the recorded management-cluster identity lives.
+var ownerIdentityPath = field.NewPath("metadata", "annotations").Key(infrav1.OwnerIdentityAnnotation)
+
+// validateOwnerIdentity checks a recorded identity's form (a user may set it at creation, e.g. to restore
+// objects whose resources a lost management cluster made).
+func validateOwnerIdentity(annotations map[string]string) field.ErrorList {
+	id, ok := annotations[infrav1.OwnerIdentityAnnotation]
+	if !ok {
+		return nil
+	}
+	if err := scope.ValidateIdentity(id); err != nil {
+		return field.ErrorList{field.Invalid(ownerIdentityPath, id, err.Error())}
+	}
+	return nil
+}
+
+// ownerIdentityUnchanged forbids changing or removing a recorded identity: every name of the cluster's VPSie
+// resources is derived from it, so a change would make the provider create a second set and lose the first.
+func ownerIdentityUnchanged(oldAnnotations, newAnnotations map[string]string) field.ErrorList {
+	oldID, had := oldAnnotations[infrav1.OwnerIdentityAnnotation]
+	newID := newAnnotations[infrav1.OwnerIdentityAnnotation]
+	if !had || oldID == newID {
+		return nil
+	}
+	return field.ErrorList{field.Forbidden(ownerIdentityPath, fmt.Sprintf("the management-cluster identity %q is "+
+		"recorded and cannot be changed or removed: the names of the cluster's VPSie resources are derived from it", oldID))}
 }
 
 // ValidateUpdate checks a changed VPSieCluster: what the cloud was built from cannot change.
 func (VPSieCluster) ValidateUpdate(_ context.Context, oldCluster, newCluster *infrav1.VPSieCluster) (admission.Warnings, error) {
 	spec := field.NewPath("spec")
 	errs := validateClusterSpec(spec, &newCluster.Spec)
+	errs = append(errs, validateOwnerIdentity(newCluster.Annotations)...)
+	errs = append(errs, ownerIdentityUnchanged(oldCluster.Annotations, newCluster.Annotations)...)
 	// Compare defaulted copies so that an object stored before defaulting existed can still be updated.
 	oldSpec, newSpec := oldCluster.Spec.DeepCopy(), newCluster.Spec.DeepCopy()
 	oldSpec.Default()

@@ -261,6 +261,27 @@ func TestImmutability(t *testing.T) {
 		g.Expect(k8s.Update(ctx, c)).To(Succeed())
 	})
 
+	t.Run("a recorded management-cluster identity cannot change or go", func(t *testing.T) {
+		g := NewWithT(t)
+		c := validCluster(ns, "identity")
+		c.Annotations = map[string]string{infrav1.OwnerIdentityAnnotation: "Not A Tag"}
+		err := k8s.Create(ctx, c)
+		g.Expect(err).To(MatchError(ContainSubstring("lower-case letters, digits and '-'")))
+		c.Annotations[infrav1.OwnerIdentityAnnotation] = "mgmt-a"
+		g.Expect(k8s.Create(ctx, c)).To(Succeed(), "set at creation: restoring objects of a lost management cluster")
+		c.Annotations[infrav1.OwnerIdentityAnnotation] = "mgmt-b"
+		err = k8s.Update(ctx, c)
+		g.Expect(err).To(MatchError(ContainSubstring(`the management-cluster identity "mgmt-a" is recorded and cannot be changed`)))
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(c), c)).To(Succeed())
+		delete(c.Annotations, infrav1.OwnerIdentityAnnotation)
+		g.Expect(k8s.Update(ctx, c)).NotTo(Succeed(), "nor removed")
+
+		fresh := validCluster(ns, "identity-later")
+		g.Expect(k8s.Create(ctx, fresh)).To(Succeed())
+		fresh.Annotations = map[string]string{infrav1.OwnerIdentityAnnotation: "mgmt-a"}
+		g.Expect(k8s.Update(ctx, fresh)).To(Succeed(), "the controller records it at the first reconcile")
+	})
+
 	t.Run("templates are immutable except for topology dry-runs", func(t *testing.T) {
 		g := NewWithT(t)
 		tm := validMachineTemplate(ns, "immutable")

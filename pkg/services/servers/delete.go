@@ -41,7 +41,7 @@ var DeletePollInterval = 5 * time.Second
 func (s *Service) Delete(ctx context.Context) (done bool, requeueAfter time.Duration, err error) {
 	hostname := s.scope.Hostname()
 	var found []vpsie.VM
-	out, err := s.intents.Settle(ctx, s.request(hostname, &found))
+	out, err := s.intents.Settle(ctx, s.request(hostname, &found, false))
 	if err != nil {
 		return false, 0, err
 	}
@@ -105,6 +105,7 @@ func (s *Service) deleteServer(ctx context.Context, id string) error {
 		return fmt.Errorf("deleting server %s: %w", id, err)
 	}
 	ctrl.LoggerFrom(ctx).Info("Deleted server; waiting for VPSie to confirm it is gone", "server", id, "recorded", recorded)
+	s.observer.remember(s.scope.Account, id, nil)
 	metrics.ServerDeletes.Inc()
 	if recorded {
 		s.scope.SetServerState(infrav1.ServerStateDeleting)

@@ -42,7 +42,7 @@ func reload(t *testing.T, s *scope.MachineScope) *scope.MachineScope {
 	vm := &infrav1.VPSieMachine{}
 	g.Expect(s.Client.Get(context.Background(), client.ObjectKeyFromObject(s.VPSieMachine), vm)).To(Succeed())
 	fresh, err := scope.NewMachineScope(scope.MachineScopeParams{Client: s.Client, Cluster: s.Cluster, Machine: s.Machine,
-		VPSieCluster: s.VPSieCluster, VPSieMachine: vm, Account: s.Account})
+		VPSieCluster: s.VPSieCluster, VPSieMachine: vm, Account: s.Account, Manager: s.Manager})
 	g.Expect(err).NotTo(HaveOccurred())
 	return fresh
 }

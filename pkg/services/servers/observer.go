@@ -69,6 +69,8 @@ type Observer struct {
 
 	mu       sync.Mutex
 	accounts map[string]*accountState
+	// tags are servers' tags by account key and identifier (see Tags).
+	tags map[string][]string
 }
 
 type accountState struct {

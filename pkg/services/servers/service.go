@@ -22,6 +22,7 @@ package servers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -88,12 +89,15 @@ func (s *Service) Reconcile(ctx context.Context) (Result, error) {
 		if !ok {
 			return s.confirmMissing(ctx, id)
 		}
+		if !vm.IsGone() {
+			s.claim(ctx, id)
+		}
 		return s.observe(&vm), nil
 	}
 
 	var found []vpsie.VM
 	var create vpsie.CreateVMRequest
-	req := s.request(hostname, &found)
+	req := s.request(hostname, &found, true)
 	req.Prepare = func(ctx context.Context) error {
 		var err error
 		create, err = s.createRequest(ctx, hostname)
@@ -114,7 +118,9 @@ func (s *Service) Reconcile(ctx context.Context) (Result, error) {
 	}
 	switch out.Phase {
 	case intent.Found:
-		return s.observe(s.adopt(ctx, found)), nil
+		vm := s.adopt(ctx, found)
+		s.claim(ctx, string(vm.Identifier))
+		return s.observe(vm), nil
 	case intent.InQueue:
 		s.scope.SetServerState(infrav1.ServerStatePending)
 		return s.pending("VPSie queues the creation of the server " + hostname), nil
@@ -137,8 +143,11 @@ func (s *Service) Reconcile(ctx context.Context) (Result, error) {
 }
 
 // request is the server's create-or-adopt: its lookups read the shared snapshot (pending queue first, then
-// the complete VM list) and keep, in found, the live servers with the machine's hostname.
-func (s *Service) request(hostname string, found *[]vpsie.VM) intent.Request {
+// the complete VM list) and keep, in found, the live servers with the machine's hostname that the cluster's
+// identity owns. Servers or queued creates with the hostname that another management cluster owns are an
+// error when refuseForeign (nothing is adopted or created next to them), and are ignored otherwise (deletion
+// never touches them).
+func (s *Service) request(hostname string, found *[]vpsie.VM, refuseForeign bool) intent.Request {
 	spec := s.scope.VPSieMachine.Spec
 	return intent.Request{
 		Kind:    "server",
@@ -158,6 +167,15 @@ func (s *Service) request(hostname string, found *[]vpsie.VM) intent.Request {
 				return intent.Observation{}, fmt.Errorf("listing servers: %w", err)
 			}
 			vms, pending := snap.ByHostname(hostname)
+			pending, err = s.oursPending(pending)
+			if err != nil && refuseForeign {
+				return intent.Observation{}, err
+			}
+			if len(vms) > 0 {
+				if vms, err = s.ours(ctx, vms); err != nil && (refuseForeign || !errors.Is(err, services.ErrTerminal)) {
+					return intent.Observation{}, err
+				}
+			}
 			*found = vms
 			switch {
 			case len(vms) > 0:

@@ -53,6 +53,8 @@ type env struct {
 	account  *scope.Account
 	observer *Observer
 	intents  *intent.Tracker
+	// identity is the one recorded on the VPSieCluster of new scopes; manager the running manager's.
+	identity, manager string
 }
 
 func (e *env) service(s *scope.MachineScope) *Service { return NewService(s, e.observer, e.intents) }
@@ -77,6 +79,8 @@ func newEnv(t *testing.T, opts vpsiesim.Options) *env {
 		account:  &scope.Account{API: api, Key: fmt.Sprintf("%s-%p", t.Name(), sim), Password: testPassword},
 		observer: &Observer{Window: time.Hour},
 		intents:  &intent.Tracker{},
+		identity: "mgmt-a",
+		manager:  "mgmt-a",
 	}
 }
 
@@ -91,7 +95,8 @@ func (e *env) machineScope(t *testing.T, name string, mutate ...func(*infrav1.VP
 	cluster := &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "demo"}}
 	machine := &clusterv1.Machine{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
 		Spec: clusterv1.MachineSpec{ClusterName: "demo", Bootstrap: clusterv1.Bootstrap{DataSecretName: ptr.To(secret.Name)}}}
-	vc := &infrav1.VPSieCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "demo"},
+	vc := &infrav1.VPSieCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "demo",
+		Annotations: map[string]string{infrav1.OwnerIdentityAnnotation: e.identity}},
 		Spec: infrav1.VPSieClusterSpec{Datacenter: vpsiesim.DefaultDatacenter}}
 	vm := &infrav1.VPSieMachine{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
 		Spec: infrav1.VPSieMachineSpec{Plan: vpsiesim.DefaultPlan, Image: vpsiesim.DefaultImage}}
@@ -100,7 +105,7 @@ func (e *env) machineScope(t *testing.T, name string, mutate ...func(*infrav1.VP
 	}
 	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(secret, cluster, machine, vc, vm).WithStatusSubresource(vm).Build()
 	s, err := scope.NewMachineScope(scope.MachineScopeParams{Client: c, Cluster: cluster, Machine: machine,
-		VPSieCluster: vc, VPSieMachine: vm, Account: e.account})
+		VPSieCluster: vc, VPSieMachine: vm, Account: e.account, Manager: e.manager})
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())
 	return s
 }

@@ -99,7 +99,7 @@ func (s *Service) owned(ctx context.Context, name string) ([]vpsie.VPC, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing VPCs: %w", err)
 	}
-	found := vpsie.FindVPCsByName(vpcs, name)
+	found, _ := s.ours(vpsie.FindVPCsByName(vpcs, name)) // another management cluster's are never deleted
 	if id := s.scope.VPSieCluster.Status.Network.VPCID; id != "" && !containsID(found, id) {
 		vpc, err := api.GetVPC(ctx, id)
 		switch {

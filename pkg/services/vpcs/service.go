@@ -142,7 +142,7 @@ func (s *Service) reconcileOwned(ctx context.Context, cidr string) (Result, erro
 	req.Create = func(ctx context.Context) error {
 		return api.CreateVPC(ctx, vpsie.CreateVPCRequest{
 			Name:         name,
-			Description:  fmt.Sprintf("Cluster API cluster %s/%s (%s)", s.scope.Namespace(), s.scope.Name(), scope.TagManaged),
+			Description:  fmt.Sprintf("Cluster API cluster %s/%s %s", s.scope.Namespace(), s.scope.Name(), s.scope.OwnerMark()),
 			DcIdentifier: s.scope.Datacenter(),
 			NetworkRange: networkRange,
 			NetworkSize:  networkSize,
@@ -199,8 +199,14 @@ func (s *Service) lookup(ctx context.Context, name string) (*vpsie.VPC, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing VPCs: %w", err)
 	}
-	found := vpsie.FindVPCsByName(vpcs, name)
+	found, foreign := s.ours(vpsie.FindVPCsByName(vpcs, name))
 	if len(found) == 0 {
+		if len(foreign) > 0 {
+			return nil, fmt.Errorf("%w: the VPC %s (id %s) has this cluster's VPC name but belongs to management cluster %s "+
+				"(its description says %q); the provider neither adopts nor duplicates it: choose another spec.network.vpc.name",
+				services.ErrTerminal, name, foreign[0].ID, strings.Join(scope.Owners(strings.Fields(string(foreign[0].Description))), ", "),
+				foreign[0].Description)
+		}
 		return nil, nil
 	}
 	sortByID(found)
@@ -208,6 +214,20 @@ func (s *Service) lookup(ctx context.Context, name string) (*vpsie.VPC, error) {
 		ctrl.LoggerFrom(ctx).Info("Several VPCs share this cluster's VPC name; using the oldest", "name", name, "count", len(found))
 	}
 	return &found[0], nil
+}
+
+// ours splits VPCs found by name into those the cluster's identity may own (its description names it, or no
+// owner at all) and those another management cluster owns. VPSie takes no tags on VPCs: the description
+// carries the ownership tags.
+func (s *Service) ours(vpcs []vpsie.VPC) (kept, foreign []vpsie.VPC) {
+	for _, v := range vpcs {
+		if scope.BelongsTo(strings.Fields(string(v.Description)), s.scope.Identity()) {
+			kept = append(kept, v)
+		} else {
+			foreign = append(foreign, v)
+		}
+	}
+	return kept, foreign
 }
 
 // adopt checks a VPC found by the cluster's name against the spec and records it.
