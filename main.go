@@ -272,6 +272,7 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager, opts *options) erro
 		VMPathPrefix:      opts.vmRoutePrefix,
 		RequestsPerMinute: opts.requestsPerMinute,
 		Burst:             opts.apiBurst,
+		StartWithoutBurst: true,
 		Logger:            ctrl.Log.WithName("vpsie"),
 	}}
 

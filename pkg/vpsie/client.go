@@ -76,6 +76,11 @@ type Config struct {
 	// 429 answers the shared limiter slows down and recovers gradually.
 	RequestsPerMinute float64
 	Burst             int
+	// StartWithoutBurst makes an account's limiter start empty instead of full: the account's budget
+	// does not start again with the process, and a manager that restarts (a crash loop, a rollout, a
+	// kill) would otherwise spend a fresh burst on top of what the previous process spent in the same
+	// minute. The manager sets it; tests that want their first calls at once leave it off.
+	StartWithoutBurst bool
 	// MaxWait is the longest the client blocks on the limiter or on a Retry-After before
 	// returning a RateLimited error carrying the wait. Default 30s.
 	MaxWait time.Duration
@@ -179,7 +184,7 @@ func New(cfg Config) (*Client, error) {
 	if burst <= 0 {
 		burst = DefaultBurst
 	}
-	c.limiter = sharedLimiter(limiterKey(c.baseURL, identity), perMinute, burst)
+	c.limiter = sharedLimiter(limiterKey(c.baseURL, identity), perMinute, burst, cfg.StartWithoutBurst)
 	return c, nil
 }
 

@@ -139,7 +139,7 @@ func TestPacingRecoversAfterQuietPeriodAndHasAFloor(t *testing.T) {
 func TestThrottleIgnoresRequestsSentBeforeTheLastDecrease(t *testing.T) {
 	g := NewWithT(t)
 	clock := newFakeClock()
-	a := newAccountLimiter("test-key-throttle", 600, 10)
+	a := newAccountLimiter("test-key-throttle", 600, 10, false)
 	a.now = clock.Now
 	sent := clock.Now()
 	clock.Advance(100 * time.Millisecond)
@@ -267,4 +267,17 @@ func TestRateGaugeIsRegistered(t *testing.T) {
 	lint, err := testutil.CollectAndLint(rateLimitRequestsPerMinute)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(lint).To(BeEmpty())
+}
+
+// A restarted manager starts with no burst: the account spent its budget in the previous process too. Without
+// StartWithoutBurst a new process had its whole burst at once (the chaos scenario counted 101 requests in a
+// 100-request window with restarts in it).
+func TestRestartedProcessStartsWithoutBurst(t *testing.T) {
+	g := NewWithT(t)
+	warm := newAccountLimiter("test-key-warm", 600, 10, false)
+	g.Expect(warm.lim.Tokens()).To(BeNumerically("~", 10, 0.5), "the default: a full bucket")
+	cold := newAccountLimiter("test-key-cold", 600, 10, true)
+	g.Expect(cold.lim.Tokens()).To(BeNumerically("<", 1), "an empty bucket: the first call waits for the rate")
+	g.Expect(cold.lim.TokensAt(time.Now().Add(500*time.Millisecond))).To(BeNumerically("~", 5, 1),
+		"and fills at the rate (10/s), not at once")
 }

@@ -73,7 +73,7 @@ type accountLimiter struct {
 	notBefore    time.Time
 }
 
-func newAccountLimiter(key string, perMinute float64, burst int) *accountLimiter {
+func newAccountLimiter(key string, perMinute float64, burst int, startEmpty bool) *accountLimiter {
 	a := &accountLimiter{
 		lim:        rate.NewLimiter(rate.Limit(perMinute/60), burst),
 		account:    key[:min(len(key), 12)],
@@ -81,6 +81,9 @@ func newAccountLimiter(key string, perMinute float64, burst int) *accountLimiter
 		configured: perMinute / 60,
 		burst:      burst,
 		current:    perMinute / 60,
+	}
+	if startEmpty {
+		a.lim.ReserveN(time.Now(), burst)
 	}
 	rateLimitRequestsPerMinute.WithLabelValues(a.account).Set(perMinute)
 	return a
@@ -96,13 +99,13 @@ func limiterKey(baseURL, identity string) string {
 // sharedLimiter returns the limiter for key, creating it with perMinute/burst on first use.
 // Later Clients with the same key share it as it is: the first configuration wins, so a
 // differently configured Client cannot silently raise an account's budget.
-func sharedLimiter(key string, perMinute float64, burst int) *accountLimiter {
+func sharedLimiter(key string, perMinute float64, burst int, startEmpty bool) *accountLimiter {
 	limiters.Lock()
 	defer limiters.Unlock()
 	if l, ok := limiters.m[key]; ok {
 		return l
 	}
-	l := newAccountLimiter(key, perMinute, burst)
+	l := newAccountLimiter(key, perMinute, burst, startEmpty)
 	limiters.m[key] = l
 	return l
 }

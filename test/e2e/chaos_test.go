@@ -79,7 +79,7 @@ func chaosFaults(window time.Duration) vpsiesim.Faults {
 // chaosFlags are the manager's flags for the scenario, on top of the harness's (see newProvider), kept across
 // every restart:
 //   - the budget: 90 requests per budget window (180 a minute for 30 s) with a burst of 5 can never exceed
-//     100 in a window, even when one restart (a fresh bucket, full burst) falls in the window;
+//     100 in a window, however many restarts fall in it: a new process starts with an empty bucket;
 //   - a create grace of 30 s instead of 2 min: well above the longest a new server stays invisible here
 //     (pending lag + boot + list gap + list lag = 1 + 0.5 + 3 + 3 s), so that an uncertain create does not
 //     stall a step for two minutes;
