@@ -52,6 +52,7 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/loadbalancers"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/orphans"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/servers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/vpcs"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
@@ -90,6 +91,9 @@ type options struct {
 	clusterResourcePollInterval time.Duration
 	createGrace                 time.Duration
 	managementClusterID         string
+	orphanSweep                 string
+	orphanSweepGrace            time.Duration
+	orphanSweepInterval         time.Duration
 }
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
@@ -142,7 +146,13 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.managementClusterID, "management-cluster-id", "",
 		"This management cluster's identity, recorded on each new VPSieCluster and part of its resources' names and "+
 			"ownership tags, so management clusters sharing a VPSie account never touch each other's resources. "+
-			"Empty means the UID of the kube-system namespace. Lower-case letters, digits and '-'.")
+			"Empty or \"auto\" means the UID of the kube-system namespace. Lower-case letters, digits and '-'.")
+	fs.StringVar(&o.orphanSweep, "orphan-sweep", string(orphans.ModeDelete),
+		"What the orphan sweep does with servers, load balancers and VPCs tagged with this management cluster's identity "+
+			"whose VPSieMachine or VPSieCluster is gone: delete, report (log and count only) or off.")
+	fs.DurationVar(&o.orphanSweepGrace, "orphan-sweep-grace", orphans.DefaultGrace,
+		"How long an owner object must have been seen gone, continuously, before its resources are orphans.")
+	fs.DurationVar(&o.orphanSweepInterval, "orphan-sweep-interval", orphans.DefaultInterval, "Time between orphan sweeps.")
 }
 
 // applyPollIntervals sets the services' wait times from the flags.
@@ -191,7 +201,8 @@ func run(opts *options) error {
 	if err := vpsie.RegisterMetrics(ctrlmetrics.Registry); err != nil {
 		return fmt.Errorf("registering VPSie API metrics: %w", err)
 	}
-	ctrlmetrics.Registry.MustRegister(append(metrics.Collectors(), servers.Collectors()...)...)
+	collectors := append(metrics.Collectors(), servers.Collectors()...)
+	ctrlmetrics.Registry.MustRegister(append(collectors, orphans.Collectors()...)...)
 
 	cacheOptions := cache.Options{SyncPeriod: &opts.syncPeriod}
 	if opts.watchNamespace != "" {
@@ -252,7 +263,7 @@ func run(opts *options) error {
 // the management cluster, distinct between clusters, and readable before the manager starts.
 func managementClusterID(ctx context.Context, reader client.Reader, flagValue string) (string, error) {
 	id := flagValue
-	if id == "" {
+	if id == "" || id == "auto" {
 		ns := &corev1.Namespace{}
 		if err := reader.Get(ctx, client.ObjectKey{Name: metav1.NamespaceSystem}, ns); err != nil {
 			return "", fmt.Errorf("reading the kube-system namespace for the management-cluster identity "+
@@ -306,6 +317,19 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager, opts *options) erro
 		WatchFilterValue:    opts.watchFilter,
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.vpsieMachineConcurrency}); err != nil {
 		return fmt.Errorf("setting up the VPSieMachine controller: %w", err)
+	}
+	mode, err := orphans.ParseMode(opts.orphanSweep)
+	if err != nil {
+		return fmt.Errorf("--orphan-sweep: %w", err)
+	}
+	if err := mgr.Add(&orphans.Sweeper{
+		Options: orphans.Options{
+			Identity: opts.managementClusterID, Mode: mode, Grace: opts.orphanSweepGrace, Interval: opts.orphanSweepInterval,
+		},
+		Reader:   mgr.GetAPIReader(),
+		Accounts: accounts,
+	}); err != nil {
+		return fmt.Errorf("setting up the orphan sweep: %w", err)
 	}
 	if err := (&controllers.VPSieMachineTemplateReconciler{
 		Client:           mgr.GetClient(),

@@ -18,6 +18,7 @@ package templates
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +34,7 @@ import (
 	"sigs.k8s.io/cluster-api/cmd/clusterctl/client/cluster"
 	"sigs.k8s.io/cluster-api/cmd/clusterctl/client/config"
 	"sigs.k8s.io/cluster-api/cmd/clusterctl/client/repository"
+	"sigs.k8s.io/cluster-api/cmd/clusterctl/client/yamlprocessor"
 	utilyaml "sigs.k8s.io/cluster-api/util/yaml"
 )
 
@@ -65,6 +67,12 @@ func TestReleaseManifests(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(out, "infrastructure-components.yaml"))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(string(raw)).To(ContainSubstring("image: ${CAPV_IMAGE:=vpsieinc/cluster-api-provider-vpsie:" + releaseVersion + "}"))
+	// Every variable of the components has a default: `clusterctl init` needs none set (an empty default
+	// counts as none for clusterctl).
+	_, err = yamlprocessor.NewSimpleProcessor().Process(raw, func(name string) (string, error) {
+		return "", fmt.Errorf("variable %s is not set", name)
+	})
+	g.Expect(err).NotTo(HaveOccurred())
 	objs, err := utilyaml.ToUnstructured(raw)
 	g.Expect(err).NotTo(HaveOccurred())
 
