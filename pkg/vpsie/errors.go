@@ -77,8 +77,8 @@ type Error struct {
 type processing uint8
 
 const (
-	// judgeByAnswer: nothing is known beyond the answer itself (class and HTTP status).
-	judgeByAnswer processing = iota
+	// The zero value: nothing is known beyond the answer itself (class and HTTP status).
+	_ processing = iota
 	// notProcessed: the client refused the call before sending anything (validation, encoding,
 	// its own budget, a failed login, a context already done), or every attempt it sent was
 	// refused before processing (401, 429, a 4xx refusal).

@@ -103,7 +103,7 @@ func TestHandedOffClusterStays(t *testing.T) {
 		e.advance(time.Hour)
 		g.Expect(e.sweep().Orphans).To(BeEmpty())
 	}
-	e.sim.VanishVM(claimed)
+	g.Expect(e.sim.VanishVM(claimed)).To(Succeed())
 	for range 3 {
 		e.advance(time.Hour)
 		g.Expect(e.sweep().Orphans).To(BeEmpty())

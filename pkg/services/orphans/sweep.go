@@ -222,7 +222,7 @@ func (s *Sweeper) NeedLeaderElection() bool { return true }
 // Start sweeps at once and then every Interval until ctx is done. ModeOff returns at once. A failing pass is
 // logged and counted; only invalid options make Start fail.
 func (s *Sweeper) Start(ctx context.Context) error {
-	opts, err := s.Options.withDefaults()
+	opts, err := s.withDefaults()
 	if err != nil {
 		sweepErrors.WithLabelValues(opInvalidSettings).Inc()
 		return err
@@ -258,7 +258,7 @@ func (s *Sweeper) Start(ctx context.Context) error {
 // or says why the pass could not run at all; the Report tells what was done either way. Passes are
 // serialised: a Sweep waits for one in progress.
 func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
-	opts, err := s.Options.withDefaults()
+	opts, err := s.withDefaults()
 	if err != nil {
 		sweepErrors.WithLabelValues(opInvalidSettings).Inc()
 		return Report{}, err

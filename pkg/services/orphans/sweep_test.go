@@ -25,7 +25,7 @@ import (
 )
 
 func TestParseMode(t *testing.T) {
-	for in, want := range map[string]Mode{"delete": ModeDelete, " Report ": ModeReport, "off": ModeOff} {
+	for in, want := range map[string]Mode{"delete": ModeDelete, "\tReport\n": ModeReport, "off": ModeOff} {
 		m, err := ParseMode(in)
 		NewWithT(t).Expect(err).NotTo(HaveOccurred())
 		NewWithT(t).Expect(m).To(Equal(want))
