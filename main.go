@@ -90,6 +90,7 @@ type options struct {
 	runningServerCheckInterval  time.Duration
 	clusterResourcePollInterval time.Duration
 	createGrace                 time.Duration
+	createMinProofWindow        time.Duration
 	managementClusterID         string
 	orphanSweep                 string
 	orphanSweepGrace            time.Duration
@@ -143,6 +144,10 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.createGrace, "create-grace", intent.DefaultGrace,
 		"How long VPSie must show nothing of a server, load balancer or VPC whose create had an unknown outcome "+
 			"(lost answer, restart) before it is created again. Longer than VPSie ever takes to show a new resource.")
+	fs.DurationVar(&o.createMinProofWindow, "create-min-proof-window", intent.DefaultMinProofWindow,
+		"The shortest absence that proves a create answered with a gateway page or a 5xx made nothing, once this "+
+			"process has measured how soon VPSie shows what it creates. Set it to --create-grace or more to always wait "+
+			"the full grace.")
 	fs.StringVar(&o.managementClusterID, "management-cluster-id", "",
 		"This management cluster's identity, recorded on each new VPSieCluster and part of its resources' names and "+
 			"ownership tags, so management clusters sharing a VPSie account never touch each other's resources. "+
@@ -302,7 +307,7 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager, opts *options) erro
 		ManagementClusterID: opts.managementClusterID,
 		Recorder:            mgr.GetEventRecorder("vpsiecluster-controller"),
 		WatchFilterValue:    opts.watchFilter,
-		Intents:             &intent.Tracker{Grace: opts.createGrace},
+		Intents:             &intent.Tracker{Grace: opts.createGrace, MinProofWindow: opts.createMinProofWindow},
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.vpsieClusterConcurrency}); err != nil {
 		return fmt.Errorf("setting up the VPSieCluster controller: %w", err)
 	}
@@ -311,7 +316,7 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager, opts *options) erro
 		Accounts:            accounts,
 		ManagementClusterID: opts.managementClusterID,
 		Observer:            &servers.Observer{Window: opts.pollWindow},
-		Intents:             &intent.Tracker{Grace: opts.createGrace},
+		Intents:             &intent.Tracker{Grace: opts.createGrace, MinProofWindow: opts.createMinProofWindow},
 		ClusterCache:        clusterCache,
 		Recorder:            mgr.GetEventRecorder("vpsiemachine-controller"),
 		WatchFilterValue:    opts.watchFilter,

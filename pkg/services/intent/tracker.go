@@ -24,7 +24,9 @@ limitations under the License.
 //   - every decision rests on a lookup of the name — the pending queue first, then the complete list — and a
 //     resource found is adopted;
 //   - a create whose outcome is unknown (network error, 5xx, gateway page, a crash) is never sent again until
-//     lookups that started at least Grace after the intent show nothing;
+//     lookups that started at least Grace after the intent show nothing — or, for a create VPSie answered with
+//     a gateway page or a 5xx, until lookups have shown nothing for longer than this process has ever seen a
+//     resource it created stay hidden (see visibility.go);
 //   - a create VPSie accepted is never sent again;
 //   - a call that was certainly not processed (429, the client's own limiter, a validation refusal) is known
 //     not to have created anything: the intent is dropped at once;
@@ -149,12 +151,17 @@ type Tracker struct {
 	AcceptedPatience time.Duration
 	// RefusalBackoff and MaxRefusalBackoff; the defaults when zero.
 	RefusalBackoff, MaxRefusalBackoff time.Duration
+	// MinProofWindow is the shortest absence that proves a gateway-answered create made nothing;
+	// DefaultMinProofWindow when zero. A value of Grace or more turns the learned visibility off.
+	MinProofWindow time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 
 	mu       sync.Mutex
 	intents  map[string]infrav1.CreateIntent
 	refusals map[string]refusal
+	creates  map[string]*sentCreate     // creates this process sent whose resource is not listed yet
+	hidden   map[string][]time.Duration // per account and kind, the latest hidden stretches measured
 }
 
 type refusal struct {
@@ -199,7 +206,7 @@ func (t *Tracker) Ensure(ctx context.Context, r Request) (Outcome, error) {
 		if cur.IsAccepted() {
 			return Outcome{Phase: Accepted, Since: cur.RequestedAt.Time}, nil
 		}
-		threshold = cur.RequestedAt.Add(t.grace())
+		threshold = t.proofAfter(&r, cur.RequestedAt.Time)
 		if start.Before(threshold) {
 			return Outcome{Phase: Uncertain, Since: cur.RequestedAt.Time}, nil
 		}
@@ -214,6 +221,10 @@ func (t *Tracker) Ensure(ctx context.Context, r Request) (Outcome, error) {
 		if out, seen := t.seen(&r, obs); seen {
 			return out, nil
 		}
+		// The fresh read may have widened the spacing of the lookups, and with it the window to cover.
+		if cur != nil && obs.Since.Before(t.proofAfter(&r, cur.RequestedAt.Time)) {
+			return Outcome{Phase: Uncertain, Since: cur.RequestedAt.Time}, nil
+		}
 	}
 	return t.create(ctx, &r)
 }
@@ -223,6 +234,9 @@ func (t *Tracker) lookup(ctx context.Context, r *Request, fresh bool) (Observati
 	obs, err := r.Lookup(ctx, fresh)
 	if obs.Since.IsZero() {
 		obs.Since = called
+	}
+	if err == nil {
+		t.observed(r, obs)
 	}
 	return obs, err
 }
@@ -259,6 +273,9 @@ func (t *Tracker) create(ctx context.Context, r *Request) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("recording the intent to create %s %s before creating it: %w", r.Kind, r.Name, err)
 	}
 	err := r.Create(ctx)
+	if !NothingCreated(err) {
+		t.sent(r, now, t.now(), err)
+	}
 	switch {
 	case err == nil:
 		in.Accepted = ptr.To(true)
@@ -313,7 +330,7 @@ func (t *Tracker) Settle(ctx context.Context, r Request) (Outcome, error) {
 	case cur == nil:
 	case cur.IsAccepted() && obs.Since.Before(cur.RequestedAt.Add(orDefault(t.AcceptedPatience, DefaultAcceptedPatience))):
 		return Outcome{Phase: Accepted, Since: cur.RequestedAt.Time}, nil
-	case !cur.IsAccepted() && obs.Since.Before(cur.RequestedAt.Add(t.grace())):
+	case !cur.IsAccepted() && obs.Since.Before(t.proofAfter(&r, cur.RequestedAt.Time)):
 		return Outcome{Phase: Uncertain, Since: cur.RequestedAt.Time}, nil
 	}
 	t.Forget(&r)
@@ -328,6 +345,7 @@ func (t *Tracker) Forget(r *Request) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.intents, key(r))
+	delete(t.creates, key(r))
 }
 
 // current is the intent in force: the object's, or this process's own when the object (read from a cache)

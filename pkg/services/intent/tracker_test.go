@@ -34,11 +34,13 @@ import (
 type answer int
 
 const (
-	accept         answer = iota // created, answered
-	lostAfterWork                // created, answer lost (network error)
-	failedNoWork                 // 502 gateway page, nothing created
-	rateLimited                  // 429: nothing created
-	refusedInvalid               // validation refusal: nothing created
+	accept           answer = iota // created, answered
+	lostAfterWork                  // created, answer lost (network error)
+	failedNoWork                   // 502 gateway page, nothing created
+	rateLimited                    // 429: nothing created
+	refusedInvalid                 // validation refusal: nothing created
+	gatewayAfterWork               // created, then answered with a 502 gateway page
+	lostNoWork                     // no answer (connection reset), nothing created
 )
 
 // crash is where the controller process dies.
@@ -94,6 +96,11 @@ func (w *world) create(context.Context) error {
 		return &vpsie.Error{Operation: "CreateVM", Class: vpsie.ClassTransient, Message: "connection reset"}
 	case failedNoWork:
 		return &vpsie.Error{Operation: "CreateVM", HTTPStatus: http.StatusBadGateway, Class: vpsie.ClassTransient, Message: "gateway"}
+	case gatewayAfterWork:
+		w.made = append(w.made, w.now)
+		return &vpsie.Error{Operation: "CreateVM", HTTPStatus: http.StatusBadGateway, Class: vpsie.ClassTransient, Message: "gateway"}
+	case lostNoWork:
+		return &vpsie.Error{Operation: "CreateVM", Class: vpsie.ClassTransient, Message: "connection reset"}
 	case rateLimited:
 		return &vpsie.Error{Operation: "CreateVM", HTTPStatus: http.StatusTooManyRequests, Class: vpsie.ClassRateLimited}
 	default:

@@ -30,6 +30,7 @@ import (
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/test/vpsiesim"
 )
@@ -196,4 +197,47 @@ func TestUnpoweredFirstListingIsBooting(t *testing.T) {
 		return s.ServerIdentifier()
 	}, 5*time.Second, 20*time.Millisecond).ShouldNot(BeEmpty())
 	g.Expect(s.VPSieMachine.Status.ServerState).To(Equal(infrav1.ServerStateBooting))
+}
+
+// reconcileInRealTimeUntilRunning reconciles on the real clock, reading VPSie anew at every pass, until the
+// server is running or the timeout passed; it returns whether it is running.
+func reconcileInRealTimeUntilRunning(t *testing.T, e *env, s *scope.MachineScope, timeout time.Duration) bool {
+	t.Helper()
+	g := NewWithT(t)
+	e.observer.Window = time.Millisecond
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		res, err := e.service(s).Reconcile(context.Background())
+		g.Expect(err).NotTo(HaveOccurred())
+		if res.Server != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Item 12: an HTML 502 on a create does not always cost the full create grace. Once this process has seen how
+// soon VPSie shows the servers it creates, a gateway-answered create that the pending queue and the complete
+// list then show nothing of is sent again after that window; one that did make the server is still adopted.
+func TestGatewayPageOnCreateCostsTheLearnedWindowNotTheGrace(t *testing.T) {
+	for _, made := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server made before the 502: %t", made), func(t *testing.T) {
+			g := NewWithT(t)
+			e := newEnv(t, vpsiesim.Options{BootDelay: 300 * time.Millisecond})
+			// A grace no test could wait out: only what was measured can shorten it.
+			e.intents = &intent.Tracker{Grace: time.Hour, MinProofWindow: 200 * time.Millisecond}
+			for _, name := range []string{"measured-1", "measured-2", "measured-3"} {
+				g.Expect(reconcileInRealTimeUntilRunning(t, e, e.machineScope(t, name), 10*time.Second)).To(BeTrue(), name)
+			}
+			s := e.machineScope(t, "worker-1")
+			e.sim.SetFaults(vpsiesim.Faults{HTMLErrorNext: 1, Routes: []string{"POST /api/v2/vm"}, ProcessBeforeFailing: made})
+			g.Expect(reconcileInRealTimeUntilRunning(t, e, s, 20*time.Second)).To(BeTrue(),
+				"running long before the one-hour grace")
+			g.Expect(liveVMs(e, s.Hostname())).To(Equal(1))
+			wantCreates := 3 + 2 // the 502 made nothing: sent again
+			if made {
+				wantCreates = 3 + 1 // the 502 hid a server that was made: adopted
+			}
+			g.Expect(e.sim.RequestCount("POST /api/v2/vm")).To(Equal(wantCreates))
+		})
+	}
 }
