@@ -50,6 +50,7 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/controllers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/metrics"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/loadbalancers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/orphans"
@@ -291,6 +292,9 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager, opts *options) erro
 		StartWithoutBurst: true,
 		Logger:            ctrl.Log.WithName("vpsie"),
 	}}
+	// The machine controller and the orphan sweep read servers' tags through one copy: a claim made by one is
+	// seen by the other, and no server's tags are read twice.
+	serverTags := &services.ServerTags{}
 
 	clusterCache, err := clustercache.SetupWithManager(ctx, mgr, clustercache.Options{
 		SecretClient:     mgr.GetClient(),
@@ -315,7 +319,7 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager, opts *options) erro
 		Client:              mgr.GetClient(),
 		Accounts:            accounts,
 		ManagementClusterID: opts.managementClusterID,
-		Observer:            &servers.Observer{Window: opts.pollWindow},
+		Observer:            &servers.Observer{Window: opts.pollWindow, ServerTags: serverTags},
 		Intents:             &intent.Tracker{Grace: opts.createGrace, MinProofWindow: opts.createMinProofWindow},
 		ClusterCache:        clusterCache,
 		Recorder:            mgr.GetEventRecorder("vpsiemachine-controller"),
@@ -331,8 +335,9 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager, opts *options) erro
 		Options: orphans.Options{
 			Identity: opts.managementClusterID, Mode: mode, Grace: opts.orphanSweepGrace, Interval: opts.orphanSweepInterval,
 		},
-		Reader:   mgr.GetAPIReader(),
-		Accounts: accounts,
+		Reader:     mgr.GetAPIReader(),
+		Accounts:   accounts,
+		ServerTags: serverTags,
 	}); err != nil {
 		return fmt.Errorf("setting up the orphan sweep: %w", err)
 	}

@@ -57,11 +57,7 @@ func (a *accountPass) servers(ctx context.Context) error {
 		a.server(ctx, vm, tags)
 	}
 	// Tags of servers no longer listed are not needed again.
-	for id := range a.st.tags {
-		if !listed[id] {
-			delete(a.st.tags, id)
-		}
-	}
+	a.s.ServerTags.Retain(a.account, func(id string) bool { return listed[id] })
 	return nil
 }
 
@@ -157,15 +153,11 @@ func (a *accountPass) observe(ctx context.Context, id string, tags []string) {
 // is left for a later pass, and its unknown cluster holds back the account's VPCs and load balancers.
 func (a *accountPass) tags(ctx context.Context, vm *vpsie.VM, fresh bool) ([]string, bool) {
 	id := string(vm.Identifier)
-	if tags, ok := a.st.tags[id]; ok && !fresh {
-		return tags, true
-	}
-	details, err := a.account.API.GetVM(ctx, id)
+	tags, err := a.s.ServerTags.Get(ctx, a.account, id, fresh)
 	switch {
 	case vpsie.IsNotFound(err):
 		// Gone since the list, or this account's API lacks the route: nothing is known either way.
 		a.unread = true
-		delete(a.st.tags, id)
 		ctrl.LoggerFrom(ctx).V(1).Info("The server's tags could not be read: not found", "server", id)
 		return nil, false
 	case err != nil:
@@ -173,11 +165,6 @@ func (a *accountPass) tags(ctx context.Context, vm *vpsie.VM, fresh bool) ([]str
 		a.fail(ctx, opGetVM, fmt.Errorf("orphan sweep: reading the tags of server %s (%s): %w", vm.Hostname, id, err))
 		return nil, false
 	}
-	tags := make([]string, 0, len(details.Tags))
-	for _, t := range details.Tags {
-		tags = append(tags, string(t.Name))
-	}
-	a.st.tags[id] = slices.Clip(tags)
 	return tags, true
 }
 

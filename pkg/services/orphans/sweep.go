@@ -66,6 +66,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
 )
 
 // Mode is what the sweep does with an orphan.
@@ -182,6 +183,9 @@ type Sweeper struct {
 	Reader client.Reader
 	// Accounts gives the VPSie account of a credentials Secret.
 	Accounts scope.AccountFactory
+	// ServerTags reads and keeps servers' tags; shared with the machine controller, so that a claim it made is
+	// seen here without a read. One of its own when nil.
+	ServerTags *services.ServerTags
 
 	// mu serialises passes and guards the state below, all of which lasts for the process life.
 	mu sync.Mutex
@@ -200,8 +204,6 @@ var (
 
 // accountState is what the sweep keeps about one account between passes.
 type accountState struct {
-	// tags of servers by identifier, as last read with GetVM.
-	tags map[string][]string
 	// clusters are the cluster tuples learned from servers and VPCs that only we own, kept until nothing of
 	// them is left, so that a load balancer is still found after its servers were swept.
 	clusters map[types.NamespacedName]struct{}
@@ -271,6 +273,9 @@ func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.ServerTags == nil {
+		s.ServerTags = &services.ServerTags{}
+	}
 	p, err := s.newPass(ctx, opts)
 	if err != nil {
 		sweepErrors.WithLabelValues(opListKubernetes).Inc()
@@ -304,7 +309,7 @@ func (s *Sweeper) state(key string) *accountState {
 	}
 	st := s.accounts[key]
 	if st == nil {
-		st = &accountState{tags: map[string][]string{}, clusters: map[types.NamespacedName]struct{}{},
+		st = &accountState{clusters: map[types.NamespacedName]struct{}{},
 			handedOff: map[types.NamespacedName]struct{}{}}
 		s.accounts[key] = st
 	}

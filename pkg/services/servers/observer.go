@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
@@ -67,10 +68,12 @@ type Observer struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 
+	// ServerTags reads and keeps servers' tags; shared with the orphan sweep, which then sees the claims this
+	// controller makes. One of its own when nil.
+	ServerTags *services.ServerTags
+
 	mu       sync.Mutex
 	accounts map[string]*accountState
-	// tags are servers' tags by account key and identifier (see Tags).
-	tags map[string][]string
 }
 
 type accountState struct {
@@ -100,6 +103,15 @@ func (o *Observer) window() time.Duration {
 		return o.Window
 	}
 	return DefaultPollWindow
+}
+
+func (o *Observer) serverTags() *services.ServerTags {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ServerTags == nil {
+		o.ServerTags = &services.ServerTags{}
+	}
+	return o.ServerTags
 }
 
 func (o *Observer) state(key string) *accountState {

@@ -29,44 +29,10 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
-// The VM list carries no tags; GetVM does. A server is checked once per process before it is adopted or
-// deleted by hostname (the hostname hashes the management-cluster identity in, so a foreign server with our
-// hostname means two managers were given one identity, or objects were restored by hand), and the answer is
-// kept: tags change only by our own claims.
-
-// Tags reads a server's tags, once per process per server.
-func (o *Observer) Tags(ctx context.Context, account *scope.Account, id string) ([]string, error) {
-	key := account.Key + "/" + id
-	o.mu.Lock()
-	tags, ok := o.tags[key]
-	o.mu.Unlock()
-	if ok {
-		return tags, nil
-	}
-	details, err := account.API.GetVM(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	tags = make([]string, 0, len(details.Tags))
-	for _, t := range details.Tags {
-		tags = append(tags, string(t.Name))
-	}
-	o.remember(account, id, tags)
-	return tags, nil
-}
-
-func (o *Observer) remember(account *scope.Account, id string, tags []string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.tags == nil {
-		o.tags = map[string][]string{}
-	}
-	if tags == nil {
-		delete(o.tags, account.Key+"/"+id)
-		return
-	}
-	o.tags[account.Key+"/"+id] = tags
-}
+// The VM list carries no tags; GetVM does. A server is checked before it is adopted or deleted by hostname (the
+// hostname hashes the management-cluster identity in, so a foreign server with our hostname means two managers
+// were given one identity, or objects were restored by hand). Its tags are read once per process
+// (services.ServerTags): they change only by our own claims.
 
 // foreign is the error for a server with the machine's hostname that another management cluster owns.
 func (s *Service) foreign(hostname, id string, owners []string) error {
@@ -82,7 +48,7 @@ func (s *Service) ours(ctx context.Context, vms []vpsie.VM) ([]vpsie.VM, error) 
 	var kept []vpsie.VM
 	var refused error
 	for _, vm := range vms {
-		tags, err := s.observer.Tags(ctx, s.scope.Account, string(vm.Identifier))
+		tags, err := s.observer.serverTags().Get(ctx, s.scope.Account, string(vm.Identifier), false)
 		switch {
 		case vpsie.IsNotFound(err):
 			// The list shows it; "Not found" may be the route's, not the server's (an account's API may lack
@@ -133,7 +99,7 @@ func (s *Service) claim(ctx context.Context, id string) {
 	if manager == "" || manager == s.scope.Identity() {
 		return
 	}
-	tags, err := s.observer.Tags(ctx, s.scope.Account, id)
+	tags, err := s.observer.serverTags().Get(ctx, s.scope.Account, id, false)
 	if err != nil {
 		ctrl.LoggerFrom(ctx).V(1).Info("Could not read the server's tags to claim it", "server", id, "error", err.Error())
 		return
@@ -146,7 +112,7 @@ func (s *Service) claim(ctx context.Context, id string) {
 			"server", id, "error", err.Error())
 		return
 	}
-	s.observer.remember(s.scope.Account, id, append(slices.Clone(tags), scope.OwnerTag(manager)))
+	s.observer.serverTags().Set(s.scope.Account, id, append(tags, scope.OwnerTag(manager)))
 	ctrl.LoggerFrom(ctx).Info("Claimed the server of a cluster moved to this management cluster",
 		"server", id, "recordedIdentity", s.scope.Identity(), "claim", scope.OwnerTag(manager))
 }
