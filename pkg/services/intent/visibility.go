@@ -18,6 +18,7 @@ package intent
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
@@ -115,11 +116,10 @@ func (t *Tracker) measure(group string, hidden time.Duration) {
 	if t.hidden == nil {
 		t.hidden = map[string][]time.Duration{}
 	}
-	s := append(t.hidden[group], hidden)
-	if len(s) > visibilitySamples {
-		s = s[len(s)-visibilitySamples:]
+	t.hidden[group] = append(t.hidden[group], hidden)
+	if s := t.hidden[group]; len(s) > visibilitySamples {
+		t.hidden[group] = slices.Clone(s[len(s)-visibilitySamples:])
 	}
-	t.hidden[group] = s
 }
 
 // proofAfter is when lookups showing nothing prove that the create recorded in cur made nothing.
