@@ -58,8 +58,15 @@ var (
 
 	errorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "capv_vpsie_api_errors_total",
-		Help: "Calls that returned an error to the caller, by operation and error class.",
+		Help: "Calls that returned an error to the caller, by operation and error class (never NotFound: see capv_vpsie_api_not_found_total).",
 	}, []string{"operation", "class"})
+
+	// A "not found" answer is how VPSie confirms a delete and how a lookup misses: counted apart, so that an
+	// alert on API errors does not fire on every healthy scale-down.
+	notFoundTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "capv_vpsie_api_not_found_total",
+		Help: "Calls answered that the object does not exist (a delete confirmed, a lookup that missed), by operation.",
+	}, []string{"operation"})
 
 	// The "account" label is the first 12 hex digits of SHA-256(base URL, credential identity):
 	// it tells accounts apart without revealing a client id or token. One series per account.
@@ -72,7 +79,7 @@ var (
 // Collectors returns the client's metric collectors, for callers that register them their own way.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{requestsTotal, requestDuration, retriesTotal, rateLimitWaitSeconds, loginsTotal,
-		errorsTotal, rateLimitRequestsPerMinute}
+		errorsTotal, notFoundTotal, rateLimitRequestsPerMinute}
 }
 
 // RegisterMetrics registers the client's metrics on reg (the manager passes controller-runtime's

@@ -265,7 +265,11 @@ func retryReason(e *Error) string {
 
 // fail counts and logs an error returned to the caller.
 func (c *Client) fail(e *Error) error {
-	errorsTotal.WithLabelValues(e.Operation, string(e.Class)).Inc()
+	if e.Class == ClassNotFound {
+		notFoundTotal.WithLabelValues(e.Operation).Inc()
+	} else {
+		errorsTotal.WithLabelValues(e.Operation, string(e.Class)).Inc()
+	}
 	c.log.V(1).Info("VPSie API call failed", "operation", e.Operation, "class", string(e.Class),
 		"status", e.HTTPStatus, "code", e.Code, "retryAfter", e.RetryAfter, "error", e.Error())
 	return e

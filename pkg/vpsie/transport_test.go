@@ -435,3 +435,17 @@ func TestBackoffCeiling(t *testing.T) {
 		g.Expect(c.backoff(1)).To(BeNumerically("<=", 2*time.Second))
 	}
 }
+
+// A "not found" answer (a delete confirmed, a lookup that missed) is not an API error in the metrics.
+func TestNotFoundIsNotCountedAsAnError(t *testing.T) {
+	g := NewWithT(t)
+	f := newFakeAPI(t)
+	f.reply("GET /api/v2/vm/gone", 200, `{"error":false,"data":false}`)
+	c, _ := newTestClient(t, f)
+	beforeErr := testutil.ToFloat64(errorsTotal.WithLabelValues("GetVM", string(ClassNotFound)))
+	beforeNotFound := testutil.ToFloat64(notFoundTotal.WithLabelValues("GetVM"))
+	_, err := c.GetVM(context.Background(), "gone")
+	g.Expect(IsNotFound(err)).To(BeTrue(), "%v", err)
+	g.Expect(testutil.ToFloat64(errorsTotal.WithLabelValues("GetVM", string(ClassNotFound))) - beforeErr).To(BeZero())
+	g.Expect(testutil.ToFloat64(notFoundTotal.WithLabelValues("GetVM")) - beforeNotFound).To(Equal(1.0))
+}
