@@ -55,7 +55,6 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/loadbalancers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/orphans"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/servers"
-	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/vpcs"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/webhooks"
 )
@@ -136,11 +135,11 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.apiBurst, "vpsie-api-burst", 10, "VPSie API requests that may go at once above the steady rate.")
 	fs.DurationVar(&o.pollWindow, "server-poll-window", servers.DefaultPollWindow,
 		"How long one VM list serves every machine of an account waiting for its server.")
-	fs.DurationVar(&o.serverPollInterval, "server-poll-interval", servers.PollInterval,
+	fs.DurationVar(&o.serverPollInterval, "server-poll-interval", servers.DefaultPollInterval,
 		"How often a machine waiting for its server to be created, boot or go away looks again.")
-	fs.DurationVar(&o.runningServerCheckInterval, "running-server-check-interval", servers.RunningPollInterval,
+	fs.DurationVar(&o.runningServerCheckInterval, "running-server-check-interval", servers.DefaultRunningPollInterval,
 		"How often a provisioned machine checks that its server still exists and runs.")
-	fs.DurationVar(&o.clusterResourcePollInterval, "cluster-resource-poll-interval", loadbalancers.PollInterval,
+	fs.DurationVar(&o.clusterResourcePollInterval, "cluster-resource-poll-interval", loadbalancers.DefaultPollInterval,
 		"How often a cluster waiting for its load balancer, its VPC or their deletion looks again.")
 	fs.DurationVar(&o.createGrace, "create-grace", intent.DefaultGrace,
 		"How long VPSie must show nothing of a server, load balancer or VPC whose create had an unknown outcome "+
@@ -161,13 +160,17 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.orphanSweepInterval, "orphan-sweep-interval", orphans.DefaultInterval, "Time between orphan sweeps.")
 }
 
-// applyPollIntervals sets the services' wait times from the flags.
-func (o *options) applyPollIntervals() {
-	servers.PollInterval, servers.DeletePollInterval = o.serverPollInterval, o.serverPollInterval
-	servers.RunningPollInterval = o.runningServerCheckInterval
-	loadbalancers.PollInterval, loadbalancers.DeletePollInterval = o.clusterResourcePollInterval, o.clusterResourcePollInterval
-	vpcs.PollInterval, vpcs.DeletePollInterval = o.clusterResourcePollInterval, o.clusterResourcePollInterval
-	controllers.MachinesGonePollInterval = o.clusterResourcePollInterval
+// serverTiming is the machine controller's waits, from the flags.
+func (o *options) serverTiming() servers.Timing {
+	return servers.Timing{
+		PollTiming: services.PollTiming{Poll: o.serverPollInterval, DeletePoll: o.serverPollInterval},
+		Running:    o.runningServerCheckInterval,
+	}
+}
+
+// clusterResourceTiming is the cluster controller's waits (load balancer, VPC, machines gone), from the flags.
+func (o *options) clusterResourceTiming() services.PollTiming {
+	return services.PollTiming{Poll: o.clusterResourcePollInterval, DeletePoll: o.clusterResourcePollInterval}
 }
 
 func main() {
@@ -248,7 +251,6 @@ func run(opts *options) error {
 		return err
 	}
 	setupLog.Info("management-cluster identity", "identity", opts.managementClusterID)
-	opts.applyPollIntervals()
 	if err := setupReconcilers(ctx, mgr, opts); err != nil {
 		return err
 	}
@@ -312,6 +314,7 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager, opts *options) erro
 		Recorder:            mgr.GetEventRecorder("vpsiecluster-controller"),
 		WatchFilterValue:    opts.watchFilter,
 		Intents:             &intent.Tracker{Grace: opts.createGrace, MinProofWindow: opts.createMinProofWindow},
+		Timing:              opts.clusterResourceTiming(),
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.vpsieClusterConcurrency}); err != nil {
 		return fmt.Errorf("setting up the VPSieCluster controller: %w", err)
 	}
@@ -324,6 +327,7 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager, opts *options) erro
 		ClusterCache:        clusterCache,
 		Recorder:            mgr.GetEventRecorder("vpsiemachine-controller"),
 		WatchFilterValue:    opts.watchFilter,
+		Timing:              opts.serverTiming(),
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.vpsieMachineConcurrency}); err != nil {
 		return fmt.Errorf("setting up the VPSieMachine controller: %w", err)
 	}

@@ -29,7 +29,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
-	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/servers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/test/vpsiesim"
 )
 
@@ -81,9 +80,6 @@ func TestVPSieMachineWaitingDoesNotChurn(t *testing.T) {
 	g := NewWithT(t)
 	ns := newTestNamespace(t)
 	sim := startSimulator(t, ns)
-	before := servers.PendingTooLong
-	servers.PendingTooLong = time.Nanosecond // report "accepted but never listed" from the first poll on
-	t.Cleanup(func() { servers.PendingTooLong = before })
 	cluster, _ := readyCluster(t, ns)
 	sim.SetFaults(vpsiesim.Faults{PendingLag: time.Hour}) // VPSie accepts the create, then shows the server nowhere
 	_, vm := createMachine(t, cluster, "worker-1", machineOptions{})

@@ -48,9 +48,8 @@ import (
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
-	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/loadbalancers"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/servers"
-	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/vpcs"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/webhooks"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/test/envtest"
@@ -82,11 +81,6 @@ func runSuite(m *testing.M) int {
 	} else {
 		ctrl.SetLogger(zap.New(zap.WriteTo(discard{})))
 	}
-	// Tests wait for the simulator, not for production poll intervals.
-	vpcs.PollInterval, vpcs.DeletePollInterval = 200*time.Millisecond, 200*time.Millisecond
-	loadbalancers.PollInterval, loadbalancers.DeletePollInterval = 200*time.Millisecond, 200*time.Millisecond
-	MachinesGonePollInterval = 200 * time.Millisecond
-
 	env, err := envtest.Start(envtest.Options{
 		CRDDirectoryPaths: []string{envtest.ProviderCRDPath()},
 		AddToScheme:       []func(*kruntime.Scheme) error{infrav1.AddToScheme},
@@ -118,7 +112,9 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager) error {
 		return err
 	}
 	opts := controller.Options{MaxConcurrentReconciles: 4}
-	if err := (&VPSieClusterReconciler{Client: mgr.GetClient(), Accounts: accounts, ManagementClusterID: testIdentity}).SetupWithManager(ctx, mgr, opts); err != nil {
+	// Tests wait for the simulator, not for production poll intervals.
+	if err := (&VPSieClusterReconciler{Client: mgr.GetClient(), Accounts: accounts, ManagementClusterID: testIdentity,
+		Timing: services.PollTiming{Poll: 200 * time.Millisecond, DeletePoll: 200 * time.Millisecond}}).SetupWithManager(ctx, mgr, opts); err != nil {
 		return err
 	}
 	clusterCache, err := clustercache.SetupWithManager(ctx, mgr, clustercache.Options{
@@ -130,6 +126,10 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager) error {
 	if err := (&VPSieMachineReconciler{
 		Client: mgr.GetClient(), Accounts: accounts, ClusterCache: clusterCache, ManagementClusterID: testIdentity,
 		Observer: &servers.Observer{Window: 200 * time.Millisecond},
+		// Machines look at the shared VM snapshot as often as it is refreshed. A server accepted and listed
+		// nowhere is reported after a second, not 15 minutes, so that tests can see the report.
+		Timing: servers.Timing{PollTiming: services.PollTiming{Poll: 200 * time.Millisecond, DeletePoll: 200 * time.Millisecond},
+			Running: 500 * time.Millisecond, PendingTooLong: time.Second},
 	}).SetupWithManager(ctx, mgr, opts); err != nil {
 		return err
 	}

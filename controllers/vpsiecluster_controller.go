@@ -48,6 +48,7 @@ import (
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/loadbalancers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/vpcs"
@@ -55,8 +56,9 @@ import (
 
 const clusterControllerName = "vpsiecluster"
 
-// MachinesGonePollInterval is how often a deleting VPSieCluster checks whether its VPSieMachines are gone.
-var MachinesGonePollInterval = 5 * time.Second
+// DefaultMachinesGonePollInterval is how often a deleting VPSieCluster checks whether its VPSieMachines are
+// gone, unless Timing.DeletePoll says otherwise.
+const DefaultMachinesGonePollInterval = 5 * time.Second
 
 // +kubebuilder:rbac:groups=infrastructure.cluster.x-k8s.io,resources=vpsieclusters,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=infrastructure.cluster.x-k8s.io,resources=vpsieclusters/status,verbs=get;update;patch
@@ -88,6 +90,9 @@ type VPSieClusterReconciler struct {
 	// Backends removes load balancer backends of servers that are gone; SetupWithManager makes one with the
 	// defaults when nil.
 	Backends *loadbalancers.BackendPruner
+	// Timing is how soon a cluster waiting on its load balancer, its VPC or (DeletePoll) the deletion of its
+	// machines looks again; zero fields take the defaults.
+	Timing services.PollTiming
 }
 
 // SetupWithManager registers the controller, the credentials index and the watches of Clusters and Secrets.
@@ -226,7 +231,7 @@ func (r *VPSieClusterReconciler) reconcileNormal(ctx context.Context, s *scope.C
 	}
 
 	o := &outcome{}
-	vpcRes, err := vpcs.NewService(s, r.Intents).Reconcile(ctx)
+	vpcRes, err := vpcs.NewService(s, r.Intents, r.Timing).Reconcile(ctx)
 	if err != nil {
 		o.fail(vc, infrav1.NetworkReadyCondition, "reconciling the VPC", err)
 	}
@@ -235,7 +240,7 @@ func (r *VPSieClusterReconciler) reconcileNormal(ctx context.Context, s *scope.C
 		r.event(vc, corev1.EventTypeNormal, "VPCCreated", "Create", "Created VPC %s", s.VPCName())
 	}
 
-	lbRes, err := loadbalancers.NewService(s, r.Intents, r.Backends).Reconcile(ctx)
+	lbRes, err := loadbalancers.NewService(s, r.Intents, r.Backends, r.Timing).Reconcile(ctx)
 	if err != nil {
 		o.fail(vc, infrav1.LoadBalancerReadyCondition, "reconciling the control-plane load balancer", err)
 	}
@@ -286,14 +291,14 @@ func (r *VPSieClusterReconciler) reconcileDelete(ctx context.Context, s *scope.C
 			conditions.Set(vc, metav1.Condition{Type: t, Status: metav1.ConditionFalse,
 				Reason: infrav1.WaitingForMachineDeletionReason, Message: msg})
 		}
-		return ctrl.Result{RequeueAfter: MachinesGonePollInterval}, nil
+		return ctrl.Result{RequeueAfter: services.OrDefault(r.Timing.DeletePoll, DefaultMachinesGonePollInterval)}, nil
 	}
 	if credErr != nil {
 		return r.credentialsProblem(vc, credErr, deletionHint), nil
 	}
 
 	o := &outcome{}
-	lbRes, err := loadbalancers.NewService(s, r.Intents, r.Backends).Delete(ctx)
+	lbRes, err := loadbalancers.NewService(s, r.Intents, r.Backends, r.Timing).Delete(ctx)
 	if lbRes.Deleted {
 		r.event(vc, corev1.EventTypeNormal, "LoadBalancerDeleted", "Delete", "Deleted load balancer %s", s.ResourceName())
 	}
@@ -303,7 +308,7 @@ func (r *VPSieClusterReconciler) reconcileDelete(ctx context.Context, s *scope.C
 	o.requeue(lbRes.RequeueAfter)
 	vpcDone := false
 	if err == nil && lbRes.Done {
-		vpcRes, err := vpcs.NewService(s, r.Intents).Delete(ctx)
+		vpcRes, err := vpcs.NewService(s, r.Intents, r.Timing).Delete(ctx)
 		if vpcRes.Deleted {
 			r.event(vc, corev1.EventTypeNormal, "VPCDeleted", "Delete", "Deleted VPC %s", s.VPCName())
 		}

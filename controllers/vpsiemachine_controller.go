@@ -75,6 +75,11 @@ type VPSieMachineReconciler struct {
 	Recorder events.EventRecorder
 	// WatchFilterValue restricts reconciliation to objects with this cluster.x-k8s.io/watch-filter label.
 	WatchFilterValue string
+	// Timing is the server life cycle's waits; zero fields take the defaults (servers.Timing).
+	Timing servers.Timing
+	// NodeProviderIDPoll is how often a provisioned machine looks for its Node to set the providerID;
+	// DefaultNodeProviderIDPoll when zero.
+	NodeProviderIDPoll time.Duration
 }
 
 // +kubebuilder:rbac:groups=infrastructure.cluster.x-k8s.io,resources=vpsiemachines,verbs=get;list;watch;update;patch
@@ -243,7 +248,7 @@ func (r *VPSieMachineReconciler) reconcileNormal(ctx context.Context, s *scope.M
 
 	wasProvisioned := vm.Status.Initialization.Provisioned != nil && *vm.Status.Initialization.Provisioned
 	oldState := vm.Status.ServerState
-	res, err := servers.NewService(s, r.Observer, r.Intents).Reconcile(ctx)
+	res, err := servers.NewService(s, r.Observer, r.Intents, r.Timing).Reconcile(ctx)
 	if err != nil {
 		return r.outcome(services.HandleError(vm, infrav1.ServerReadyCondition, "reconciling the server", err))
 	}
@@ -309,7 +314,7 @@ func (r *VPSieMachineReconciler) reconcileDelete(ctx context.Context, s *scope.M
 	if result, err := r.removeFromLoadBalancer(ctx, s); err != nil || !result.IsZero() {
 		return result, err
 	}
-	done, requeueAfter, err := servers.NewService(s, r.Observer, r.Intents).Delete(ctx)
+	done, requeueAfter, err := servers.NewService(s, r.Observer, r.Intents, r.Timing).Delete(ctx)
 	if err != nil {
 		return r.outcome(services.HandleError(vm, infrav1.ServerReadyCondition, "deleting the server", err))
 	}

@@ -31,17 +31,9 @@ import (
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
-	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/servers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/test/vpsiesim"
 )
-
-func init() {
-	// Machines look at the shared VM snapshot as often as it is refreshed (the suite's poll window).
-	servers.PollInterval = 200 * time.Millisecond
-	servers.DeletePollInterval = 200 * time.Millisecond
-	servers.RunningPollInterval = 500 * time.Millisecond
-}
 
 const bootstrapData = "#cloud-config\nruncmd: [kubeadm join]\n"
 

@@ -36,8 +36,8 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/vpcs"
 )
 
-// NodeProviderIDRequeue is how often a provisioned machine looks for its Node to set the providerID.
-var NodeProviderIDRequeue = 15 * time.Second
+// DefaultNodeProviderIDPoll is how often a provisioned machine looks for its Node to set the providerID.
+const DefaultNodeProviderIDPoll = 15 * time.Second
 
 // reconcileNetworking joins a running server to the cluster's VPC and, for control-plane machines, to the
 // control-plane load balancer. Both read VPSie's live state: a cached view could add a backend twice.
@@ -59,7 +59,7 @@ func (r *VPSieMachineReconciler) reconcileNetworking(ctx context.Context, s *sco
 				Type: infrav1.ServerReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.WaitingForVPCReason,
 				Message: fmt.Sprintf("server %s is joining VPC %s", id, vpcID),
 			})
-			return ctrl.Result{RequeueAfter: servers.PollInterval}, nil
+			return ctrl.Result{RequeueAfter: r.Timing.OrDefaults().Poll}, nil
 		}
 	}
 
@@ -73,7 +73,7 @@ func (r *VPSieMachineReconciler) reconcileNetworking(ctx context.Context, s *sco
 			Type: infrav1.LoadBalancerBackendCondition, Status: metav1.ConditionFalse, Reason: infrav1.PendingReason,
 			Message: "waiting for the cluster's load balancer",
 		})
-		return ctrl.Result{RequeueAfter: servers.PollInterval}, nil
+		return ctrl.Result{RequeueAfter: r.Timing.OrDefaults().Poll}, nil
 	}
 	ip := res.Server.PublicIPv4()
 	if private := string(res.Server.PrivateIP); private != "" && s.VPSieCluster.Status.Network.VPCID != "" {
@@ -118,12 +118,12 @@ func (r *VPSieMachineReconciler) reconcileNodeProviderID(ctx context.Context, s 
 	if err != nil {
 		// The workload cluster's API is not reachable yet (control plane still coming up).
 		log.V(1).Info("Workload cluster not reachable yet; will set the Node providerID later", "error", err.Error())
-		return ctrl.Result{RequeueAfter: NodeProviderIDRequeue}, nil
+		return ctrl.Result{RequeueAfter: services.OrDefault(r.NodeProviderIDPoll, DefaultNodeProviderIDPoll)}, nil
 	}
 	node := &corev1.Node{}
 	if err := c.Get(ctx, client.ObjectKey{Name: s.Hostname()}, node); err != nil {
 		if apierrors.IsNotFound(err) {
-			return ctrl.Result{RequeueAfter: NodeProviderIDRequeue}, nil
+			return ctrl.Result{RequeueAfter: services.OrDefault(r.NodeProviderIDPoll, DefaultNodeProviderIDPoll)}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("reading Node %s: %w", s.Hostname(), err)
 	}

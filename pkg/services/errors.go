@@ -33,7 +33,7 @@ import (
 
 // TerminalRequeue is how long to wait before looking again at an object whose request VPSie refused as
 // invalid: long enough not to hammer the API, short enough to notice a fixed account (quota raised).
-var TerminalRequeue = 5 * time.Minute
+const TerminalRequeue = 5 * time.Minute
 
 // Outcome is what a reconcile should do after a cloud error.
 type Outcome struct {

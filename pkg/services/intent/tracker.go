@@ -48,6 +48,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
@@ -180,14 +181,7 @@ func (t *Tracker) now() time.Time {
 	return time.Now()
 }
 
-func (t *Tracker) grace() time.Duration { return orDefault(t.Grace, DefaultGrace) }
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
-}
+func (t *Tracker) grace() time.Duration { return services.OrDefault(t.Grace, DefaultGrace) }
 
 // Ensure looks the resource up and, when nothing of it exists or may exist, creates it. Errors are lookup and
 // persist failures (nothing was sent) and refusals of the create (nothing was made; the intent is dropped).
@@ -328,7 +322,7 @@ func (t *Tracker) Settle(ctx context.Context, r Request) (Outcome, error) {
 	cur := t.current(&r)
 	switch {
 	case cur == nil:
-	case cur.IsAccepted() && obs.Since.Before(cur.RequestedAt.Add(orDefault(t.AcceptedPatience, DefaultAcceptedPatience))):
+	case cur.IsAccepted() && obs.Since.Before(cur.RequestedAt.Add(services.OrDefault(t.AcceptedPatience, DefaultAcceptedPatience))):
 		return Outcome{Phase: Accepted, Since: cur.RequestedAt.Time}, nil
 	case !cur.IsAccepted() && obs.Since.Before(t.proofAfter(&r, cur.RequestedAt.Time)):
 		return Outcome{Phase: Uncertain, Since: cur.RequestedAt.Time}, nil
@@ -401,8 +395,8 @@ func (t *Tracker) refuse(r *Request, now time.Time, err error) error {
 	if ref.fingerprint != r.Fingerprint {
 		ref = refusal{fingerprint: r.Fingerprint}
 	}
-	backoff := orDefault(t.RefusalBackoff, DefaultRefusalBackoff) << min(ref.count, 16)
-	if maxBackoff := orDefault(t.MaxRefusalBackoff, DefaultMaxRefusalBackoff); backoff > maxBackoff || backoff <= 0 {
+	backoff := services.OrDefault(t.RefusalBackoff, DefaultRefusalBackoff) << min(ref.count, 16)
+	if maxBackoff := services.OrDefault(t.MaxRefusalBackoff, DefaultMaxRefusalBackoff); backoff > maxBackoff || backoff <= 0 {
 		backoff = maxBackoff
 	}
 	ref.count++

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
@@ -135,7 +136,7 @@ func (t *Tracker) proofAfter(r *Request, cur time.Time) time.Time {
 	if !ok {
 		return full
 	}
-	early := sc.answered.Add(max(orDefault(t.MinProofWindow, DefaultMinProofWindow), 2*bound+sc.maxSpacing))
+	early := sc.answered.Add(max(services.OrDefault(t.MinProofWindow, DefaultMinProofWindow), 2*bound+sc.maxSpacing))
 	if early.Before(full) {
 		return early
 	}

@@ -69,7 +69,7 @@ func (s *Service) Delete(ctx context.Context) (DeleteResult, error) {
 		}
 		if len(targets) > 0 {
 			s.deleting("the load balancer " + name + " is being deleted")
-			return DeleteResult{Deleted: deleted, RequeueAfter: DeletePollInterval}, nil
+			return DeleteResult{Deleted: deleted, RequeueAfter: s.timing.DeletePoll}, nil
 		}
 	}
 
@@ -80,10 +80,10 @@ func (s *Service) Delete(ctx context.Context) (DeleteResult, error) {
 	case err != nil:
 		return DeleteResult{Deleted: deleted}, err
 	case out.Phase == intent.Found:
-		return DeleteResult{Deleted: deleted, RequeueAfter: DeletePollInterval}, nil // deleted on the next pass
+		return DeleteResult{Deleted: deleted, RequeueAfter: s.timing.DeletePoll}, nil // deleted on the next pass
 	case out.Phase != intent.Gone:
 		s.deleting("waiting for VPSie to finish creating the load balancer " + name + " so it can be deleted")
-		return DeleteResult{Deleted: deleted, RequeueAfter: PollInterval}, nil
+		return DeleteResult{Deleted: deleted, RequeueAfter: s.timing.Poll}, nil
 	}
 	*st = infrav1.LoadBalancerStatus{}
 	return DeleteResult{Done: true, Deleted: deleted}, nil

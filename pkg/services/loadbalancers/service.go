@@ -41,11 +41,11 @@ import (
 )
 
 // Timing of the load balancer life cycle.
-var (
-	// PollInterval is how often a cluster waiting for its load balancer looks again.
-	PollInterval = 5 * time.Second
-	// DeletePollInterval is how often a deleting cluster checks whether its load balancer is gone.
-	DeletePollInterval = 5 * time.Second
+const (
+	// DefaultPollInterval is how often a cluster waiting for its load balancer looks again.
+	DefaultPollInterval = 5 * time.Second
+	// DefaultDeletePollInterval is how often a deleting cluster checks whether its load balancer is gone.
+	DefaultDeletePollInterval = 5 * time.Second
 )
 
 // Service reconciles one cluster's control-plane load balancer.
@@ -53,12 +53,15 @@ type Service struct {
 	scope   *scope.ClusterScope
 	intents *intent.Tracker
 	pruner  *BackendPruner
+	timing  services.PollTiming
 }
 
 // NewService returns the load balancer service of a cluster. intents is the controller's create-or-adopt
-// tracker; pruner (nil: none) removes backends of servers that are gone.
-func NewService(s *scope.ClusterScope, intents *intent.Tracker, pruner *BackendPruner) *Service {
-	return &Service{scope: s, intents: intents, pruner: pruner}
+// tracker; pruner (nil: none) removes backends of servers that are gone; timing's zero fields take the defaults
+// above.
+func NewService(s *scope.ClusterScope, intents *intent.Tracker, pruner *BackendPruner, timing services.PollTiming) *Service {
+	return &Service{scope: s, intents: intents, pruner: pruner,
+		timing: timing.OrDefaults(services.PollTiming{Poll: DefaultPollInterval, DeletePoll: DefaultDeletePollInterval})}
 }
 
 // Result is what Reconcile found.
@@ -332,7 +335,7 @@ func (s *Service) waiting(reason, message string) Result {
 	conditions.Set(s.scope.VPSieCluster, metav1.Condition{
 		Type: infrav1.LoadBalancerReadyCondition, Status: metav1.ConditionFalse, Reason: reason, Message: message,
 	})
-	return Result{RequeueAfter: PollInterval}
+	return Result{RequeueAfter: s.timing.Poll}
 }
 
 // FindRule returns the load balancer's rule listening on port, or nil.

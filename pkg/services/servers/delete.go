@@ -31,9 +31,6 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
-// DeletePollInterval is how often a deleting machine checks whether its server is gone.
-var DeletePollInterval = 5 * time.Second
-
 // Delete deletes the machine's servers and reports done once VPSie confirms they are gone and none can still
 // appear. Every live server with the machine's hostname is the machine's — duplicates included — and so is the
 // recorded one; a create that may still surface (status.createIntent: queued, accepted, or with a lost answer)
@@ -65,7 +62,7 @@ func (s *Service) Delete(ctx context.Context) (done bool, requeueAfter time.Dura
 	}
 	switch {
 	case len(targets) > 0:
-		return false, DeletePollInterval, nil
+		return false, s.timing.DeletePoll, nil
 	case out.Phase == intent.Gone:
 		return true, 0, nil
 	case out.Phase == intent.InQueue:
@@ -75,7 +72,7 @@ func (s *Service) Delete(ctx context.Context) (done bool, requeueAfter time.Dura
 	default:
 		s.deleting("the outcome of the create of " + hostname + " is unknown; waiting to see whether VPSie lists it, to delete it")
 	}
-	return false, PollInterval, nil
+	return false, s.timing.Poll, nil
 }
 
 // exists reads a recorded server that the list does not show (the list may lag or page). Only VPSie's word

@@ -42,28 +42,50 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
-// Timing of the server life cycle.
-var (
-	// PollInterval is how often a machine waiting for its server looks again (it reads the shared snapshot).
-	PollInterval = 10 * time.Second
-	// PendingTooLong is when a server VPSie accepted but never listed is reported on the condition.
-	PendingTooLong = 15 * time.Minute
-	// RunningPollInterval is how often a provisioned machine checks that its server still exists and runs
+// Defaults of the server life cycle's Timing.
+const (
+	// DefaultPollInterval is how often a machine waiting for its server looks again (it reads the shared
+	// snapshot).
+	DefaultPollInterval = 10 * time.Second
+	// DefaultDeletePollInterval is how often a deleting machine checks whether its server is gone.
+	DefaultDeletePollInterval = 5 * time.Second
+	// DefaultRunningPollInterval is how often a provisioned machine checks that its server still exists and runs
 	// (from the shared snapshot), so a server stopped or deleted out of band shows in the conditions.
-	RunningPollInterval = time.Minute
+	DefaultRunningPollInterval = time.Minute
+	// DefaultPendingTooLong is when a server VPSie accepted but never listed is reported on the condition.
+	DefaultPendingTooLong = 15 * time.Minute
 )
+
+// Timing is the server life cycle's waits; zero fields take the defaults above.
+type Timing struct {
+	services.PollTiming
+	// Running is the wait between checks of a running server.
+	Running time.Duration
+	// PendingTooLong is how long after an accepted create a server listed nowhere is reported as such.
+	PendingTooLong time.Duration
+}
+
+// OrDefaults fills t's zero fields with the defaults.
+func (t Timing) OrDefaults() Timing {
+	return Timing{
+		PollTiming:     t.PollTiming.OrDefaults(services.PollTiming{Poll: DefaultPollInterval, DeletePoll: DefaultDeletePollInterval}),
+		Running:        services.OrDefault(t.Running, DefaultRunningPollInterval),
+		PendingTooLong: services.OrDefault(t.PendingTooLong, DefaultPendingTooLong),
+	}
+}
 
 // Service reconciles one machine's server.
 type Service struct {
 	scope    *scope.MachineScope
 	observer *Observer
 	intents  *intent.Tracker
+	timing   Timing
 }
 
 // NewService returns the server service for a machine. The observer and the intent tracker are the
 // controller's, shared by all its machines.
-func NewService(s *scope.MachineScope, o *Observer, intents *intent.Tracker) *Service {
-	return &Service{scope: s, observer: o, intents: intents}
+func NewService(s *scope.MachineScope, o *Observer, intents *intent.Tracker, timing Timing) *Service {
+	return &Service{scope: s, observer: o, intents: intents, timing: timing.OrDefaults()}
 }
 
 // Result is what Reconcile found.
@@ -305,7 +327,7 @@ func (s *Service) observe(vm *vpsie.VM) Result {
 			Type: infrav1.ServerReadyCondition, Status: metav1.ConditionTrue, Reason: infrav1.ProvisionedReason,
 			Message: "server " + string(vm.Identifier) + " is running at " + vm.PublicIPv4(),
 		})
-		return Result{Server: vm, RequeueAfter: RunningPollInterval}
+		return Result{Server: vm, RequeueAfter: s.timing.Running}
 	case vm.Power == 0 && vm.IsSuspended != 1 && vm.IsLocked != 1 && vm.PublicIPv4() == "" && vm.PrivateIP == "" && !wasUp(m.Status.ServerState):
 		// VPSie may list a new server before it powers on and gets its addresses: that is booting, not a stop.
 		return s.booting(vm)
@@ -317,7 +339,7 @@ func (s *Service) observe(vm *vpsie.VM) Result {
 			Message: fmt.Sprintf("server %s is powered off, suspended or locked (power=%d suspended=%d locked=%d); the provider does not start it",
 				vm.Identifier, vm.Power, vm.IsSuspended, vm.IsLocked),
 		})
-		return Result{RequeueAfter: PollInterval}
+		return Result{RequeueAfter: s.timing.Poll}
 	default:
 		return s.booting(vm)
 	}
@@ -329,7 +351,7 @@ func (s *Service) booting(vm *vpsie.VM) Result {
 		Type: infrav1.ServerReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.BootingReason,
 		Message: "server " + string(vm.Identifier) + " is booting",
 	})
-	return Result{RequeueAfter: PollInterval}
+	return Result{RequeueAfter: s.timing.Poll}
 }
 
 // wasUp tells whether the machine's server was seen up (or stopped after being up) before.
@@ -372,14 +394,14 @@ func (s *Service) pending(message string) Result {
 	conditions.Set(s.scope.VPSieMachine, metav1.Condition{
 		Type: infrav1.ServerReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.PendingReason, Message: message,
 	})
-	return Result{RequeueAfter: PollInterval}
+	return Result{RequeueAfter: s.timing.Poll}
 }
 
 // waitForAccepted reports a server VPSie accepted and does not show yet. The message names the time of the
 // create, never an elapsed time: a message that changed at every poll would rewrite the object each time.
 func (s *Service) waitForAccepted(since time.Time) Result {
 	m := s.scope.VPSieMachine
-	if !since.IsZero() && time.Since(since) > PendingTooLong {
+	if !since.IsZero() && time.Since(since) > s.timing.PendingTooLong {
 		return s.pending(fmt.Sprintf("VPSie accepted the server %s at %s but lists it neither as pending nor as created; "+
 			"the provider does not create it again, to never create two. Check the VPSie console; deleting the Machine replaces it",
 			m.Status.Hostname, since.UTC().Format(time.RFC3339)))

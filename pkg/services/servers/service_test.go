@@ -57,7 +57,7 @@ type env struct {
 	identity, manager string
 }
 
-func (e *env) service(s *scope.MachineScope) *Service { return NewService(s, e.observer, e.intents) }
+func (e *env) service(s *scope.MachineScope) *Service { return NewService(s, e.observer, e.intents, Timing{}) }
 
 // restart is a new controller process: its observer and tracker start empty; objects keep their status.
 func (e *env) restart() {
@@ -254,7 +254,7 @@ func TestDelete(t *testing.T) {
 		g.Expect(err).NotTo(HaveOccurred())
 		s = e.machineScope(t, "worker-1") // status lost
 		g.Eventually(func() bool {
-			done, _, err := NewService(s, &Observer{}, &intent.Tracker{}).Delete(context.Background())
+			done, _, err := NewService(s, &Observer{}, &intent.Tracker{}, Timing{}).Delete(context.Background())
 			g.Expect(err).NotTo(HaveOccurred())
 			return done
 		}, 5*time.Second, 20*time.Millisecond).Should(BeTrue())

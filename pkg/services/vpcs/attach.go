@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
@@ -80,7 +81,7 @@ func (a *Attacher) Ensure(ctx context.Context, account *scope.Account, vmIdentif
 			return Attached, nil
 		}
 	}
-	if at, ok := a.sentAt(key); ok && a.now().Sub(at) < orDefault(a.Patience, DefaultAttachPatience) {
+	if at, ok := a.sentAt(key); ok && a.now().Sub(at) < services.OrDefault(a.Patience, DefaultAttachPatience) {
 		return Attaching, nil
 	}
 	err = account.API.AttachVPC(ctx, vmIdentifier, vpcID, dcIdentifier)
@@ -122,11 +123,4 @@ func (a *Attacher) forget(key string) bool {
 	_, ok := a.sent[key]
 	delete(a.sent, key)
 	return ok
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }

@@ -52,10 +52,10 @@ func (s *Service) Delete(ctx context.Context) (DeleteResult, error) {
 		case err != nil:
 			return DeleteResult{}, err
 		case out.Phase == intent.Found:
-			return DeleteResult{RequeueAfter: DeletePollInterval}, nil // listed now: deleted on the next pass
+			return DeleteResult{RequeueAfter: s.timing.DeletePoll}, nil // listed now: deleted on the next pass
 		case out.Phase != intent.Gone:
 			s.deleting("waiting to see whether VPSie lists the VPC " + name + " this controller asked for, so it can be deleted")
-			return DeleteResult{RequeueAfter: PollInterval}, nil
+			return DeleteResult{RequeueAfter: s.timing.Poll}, nil
 		}
 		return s.gone(), nil
 	}
@@ -89,7 +89,7 @@ func (s *Service) Delete(ctx context.Context) (DeleteResult, error) {
 		return res, nil
 	}
 	s.deleting("the VPC " + name + " is being deleted")
-	return DeleteResult{Deleted: true, RequeueAfter: DeletePollInterval}, nil
+	return DeleteResult{Deleted: true, RequeueAfter: s.timing.DeletePoll}, nil
 }
 
 // owned returns the cluster's VPCs: the recorded one and every one with the cluster's VPC name.

@@ -41,11 +41,11 @@ import (
 )
 
 // Timing of the VPC life cycle.
-var (
-	// PollInterval is how often a cluster waiting for its VPC looks again.
-	PollInterval = 5 * time.Second
-	// DeletePollInterval is how often a deleting cluster checks whether its VPC is gone.
-	DeletePollInterval = 5 * time.Second
+const (
+	// DefaultPollInterval is how often a cluster waiting for its VPC looks again.
+	DefaultPollInterval = 5 * time.Second
+	// DefaultDeletePollInterval is how often a deleting cluster checks whether its VPC is gone.
+	DefaultDeletePollInterval = 5 * time.Second
 	// DeleteBlockedInterval is how long to wait when VPSie refuses a delete (e.g. servers still attached).
 	DeleteBlockedInterval = 30 * time.Second
 )
@@ -54,11 +54,14 @@ var (
 type Service struct {
 	scope   *scope.ClusterScope
 	intents *intent.Tracker
+	timing  services.PollTiming
 }
 
-// NewService returns the VPC service of a cluster. intents is the controller's create-or-adopt tracker.
-func NewService(s *scope.ClusterScope, intents *intent.Tracker) *Service {
-	return &Service{scope: s, intents: intents}
+// NewService returns the VPC service of a cluster. intents is the controller's create-or-adopt tracker; timing's
+// zero fields take the defaults above.
+func NewService(s *scope.ClusterScope, intents *intent.Tracker, timing services.PollTiming) *Service {
+	return &Service{scope: s, intents: intents,
+		timing: timing.OrDefaults(services.PollTiming{Poll: DefaultPollInterval, DeletePoll: DefaultDeletePollInterval})}
 }
 
 // Result is what Reconcile found.
@@ -283,7 +286,7 @@ func (s *Service) pending(message string) Result {
 	conditions.Set(s.scope.VPSieCluster, metav1.Condition{
 		Type: infrav1.NetworkReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.PendingReason, Message: message,
 	})
-	return Result{RequeueAfter: PollInterval}
+	return Result{RequeueAfter: s.timing.Poll}
 }
 
 func sortByID(vpcs []vpsie.VPC) {
