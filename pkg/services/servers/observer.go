@@ -31,11 +31,14 @@ import (
 // DefaultPollWindow is how long one VM list serves every machine of an account.
 const DefaultPollWindow = 10 * time.Second
 
-// Snapshot is an account's VM list and pending-creation queue, taken together.
+// Snapshot is an account's VM list and, when WithQueue, its pending-creation queue, taken together.
 type Snapshot struct {
 	VMs     []vpsie.VM
 	Pending []vpsie.PendingVM
-	Taken   time.Time
+	// WithQueue tells whether the queue was read: machines that only watch their running servers need the list
+	// alone, so while nothing is being created an account costs one request per window, not two.
+	WithQueue bool
+	Taken     time.Time
 }
 
 // ByIdentifier finds a VM by its identifier.
@@ -128,24 +131,30 @@ func (o *Observer) state(key string) *accountState {
 	return st
 }
 
-// Snapshot returns the account's snapshot if it is younger than the poll window, else a new one.
+// List returns the account's VM list, from a snapshot younger than the poll window (with or without the
+// queue), else from a new one that does not read the queue.
+func (o *Observer) List(ctx context.Context, account *scope.Account) (*Snapshot, error) {
+	return o.get(ctx, account, time.Time{}, false)
+}
+
+// Snapshot returns the account's snapshot with its queue if it is younger than the poll window, else a new one.
 func (o *Observer) Snapshot(ctx context.Context, account *scope.Account) (*Snapshot, error) {
-	return o.get(ctx, account, time.Time{})
+	return o.get(ctx, account, time.Time{}, true)
 }
 
-// Fresh returns a snapshot taken after this call started. Used before a create: the only decision that
-// must never rest on an old list.
+// Fresh returns a snapshot with the queue taken after this call started. Used before a create: the only
+// decision that must never rest on an old list.
 func (o *Observer) Fresh(ctx context.Context, account *scope.Account) (*Snapshot, error) {
-	return o.get(ctx, account, o.now())
+	return o.get(ctx, account, o.now(), true)
 }
 
-// get returns a snapshot taken at or after notBefore (zero: within the window).
-func (o *Observer) get(ctx context.Context, account *scope.Account, notBefore time.Time) (*Snapshot, error) {
+// get returns a snapshot taken at or after notBefore (zero: within the window), with the queue if asked.
+func (o *Observer) get(ctx context.Context, account *scope.Account, notBefore time.Time, queue bool) (*Snapshot, error) {
 	st := o.state(account.Key)
 	usable := func() *Snapshot {
 		st.mu.Lock()
 		defer st.mu.Unlock()
-		if st.snap == nil {
+		if st.snap == nil || (queue && !st.snap.WithQueue) {
 			return nil
 		}
 		if notBefore.IsZero() && o.now().Sub(st.snap.Taken) < o.window() {
@@ -168,19 +177,23 @@ func (o *Observer) get(ctx context.Context, account *scope.Account, notBefore ti
 	// The pending queue first, then the list: a server that leaves the queue between the two reads is then
 	// in the list (the other order would miss it in both).
 	taken := o.now()
-	pending, err := account.API.ListPendingVMs(ctx)
-	switch {
-	case vpsie.IsNotFound(err):
-		// An account's API may lack the queue route: decisions then rest on the list and the create grace.
-		pending = nil
-	case err != nil:
-		return nil, err
+	var pending []vpsie.PendingVM
+	if queue {
+		var err error
+		pending, err = account.API.ListPendingVMs(ctx)
+		switch {
+		case vpsie.IsNotFound(err):
+			// An account's API may lack the queue route: decisions then rest on the list and the create grace.
+			pending = nil
+		case err != nil:
+			return nil, err
+		}
 	}
 	vms, err := account.API.ListVMs(ctx, vpsie.ListVMsOptions{})
 	if err != nil {
 		return nil, err
 	}
-	snap := &Snapshot{VMs: vms, Pending: pending, Taken: taken}
+	snap := &Snapshot{VMs: vms, Pending: pending, WithQueue: queue, Taken: taken}
 	snapshotsFetched.WithLabelValues(boolLabel(!notBefore.IsZero())).Inc()
 	st.mu.Lock()
 	st.snap = snap

@@ -103,7 +103,7 @@ func (s *Service) Reconcile(ctx context.Context) (Result, error) {
 	m.Status.Hostname = hostname
 
 	if id := s.scope.ServerIdentifier(); id != "" {
-		snap, err := s.observer.Snapshot(ctx, s.scope.Account)
+		snap, err := s.observer.List(ctx, s.scope.Account)
 		if err != nil {
 			return Result{}, fmt.Errorf("listing servers: %w", err)
 		}

@@ -302,3 +302,36 @@ func TestBatchPolling(t *testing.T) {
 	}
 	g.Expect(e.sim.RequestCount("GET /api/v2/vm")).To(Equal(2))
 }
+
+// Machines whose servers run read the VM list alone: while nothing is being created, an account costs one
+// request per poll window, not two. A machine still waiting for its server reads the queue too.
+func TestRunningMachinesDoNotReadTheQueue(t *testing.T) {
+	g := NewWithT(t)
+	e := newEnv(t, vpsiesim.Options{BootDelay: -1})
+	scopes := make([]*scope.MachineScope, 5)
+	for i := range scopes {
+		scopes[i] = e.machineScope(t, fmt.Sprintf("worker-%d", i))
+		reconcileUntilRunning(t, e, scopes[i])
+	}
+	now := time.Now()
+	e.observer = &Observer{Window: 10 * time.Second, Now: func() time.Time { return now }}
+	e.sim.ResetCounters()
+	for range 3 { // three poll windows
+		now = now.Add(11 * time.Second)
+		for _, s := range scopes {
+			res, err := e.service(s).Reconcile(context.Background())
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(res.Server).NotTo(BeNil())
+		}
+	}
+	g.Expect(e.sim.RequestCount("GET /api/v2/vm")).To(Equal(3), "one list per window")
+	g.Expect(e.sim.RequestCount("GET /apps/v2/vm/pending")).To(BeZero(), "nothing pending: the queue is not read")
+	g.Expect(e.sim.TotalRequests()).To(Equal(3))
+
+	// A new machine in the same window reads the queue (and the list with it) before creating anything.
+	waiting := e.machineScope(t, "worker-new")
+	_, err := e.service(waiting).Reconcile(context.Background())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(e.sim.RequestCount("GET /apps/v2/vm/pending")).To(BeNumerically(">=", 1))
+	g.Expect(e.sim.RequestCount("POST /api/v2/vm")).To(Equal(1))
+}
