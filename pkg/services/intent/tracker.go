@@ -310,9 +310,12 @@ func NothingCreated(err error) bool {
 
 // Settle is deletion's view of the mechanism: whether the object may be let go. Found means the lookup listed
 // resources of the name (the caller deletes them); InQueue, Accepted and Uncertain mean one may still appear
-// (wait); Gone means nothing of the name exists or can appear any more.
+// (wait); Gone means nothing of the name exists or can appear any more. The lookup may read a shared snapshot:
+// every deleting object of an account then waits on the same list, not on one of its own. That is safe because
+// absence counts against an intent only for reads that started late enough (Observation.Since), and without an
+// intent nothing of the name can appear.
 func (t *Tracker) Settle(ctx context.Context, r Request) (Outcome, error) {
-	obs, err := t.lookup(ctx, &r, true)
+	obs, err := t.lookup(ctx, &r, false)
 	if err != nil {
 		return Outcome{}, err
 	}

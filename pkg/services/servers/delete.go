@@ -102,7 +102,6 @@ func (s *Service) deleteServer(ctx context.Context, id string) error {
 		return fmt.Errorf("deleting server %s: %w", id, err)
 	}
 	ctrl.LoggerFrom(ctx).Info("Deleted server; waiting for VPSie to confirm it is gone", "server", id, "recorded", recorded)
-	s.observer.serverTags().Forget(s.scope.Account, id)
 	metrics.ServerDeletes.Inc()
 	if recorded {
 		s.scope.SetServerState(infrav1.ServerStateDeleting)

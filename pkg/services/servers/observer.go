@@ -194,6 +194,13 @@ func (o *Observer) get(ctx context.Context, account *scope.Account, notBefore ti
 		return nil, err
 	}
 	snap := &Snapshot{VMs: vms, Pending: pending, WithQueue: queue, Taken: taken}
+	// Tags are kept for listed servers only: a deleted server's stay until VPSie stops listing it, so that
+	// waiting for its deletion reads them no more.
+	listed := make(map[string]bool, len(vms))
+	for _, vm := range vms {
+		listed[string(vm.Identifier)] = true
+	}
+	o.serverTags().Retain(account, func(id string) bool { return listed[id] })
 	snapshotsFetched.WithLabelValues(boolLabel(!notBefore.IsZero())).Inc()
 	st.mu.Lock()
 	st.snap = snap

@@ -335,3 +335,36 @@ func TestRunningMachinesDoNotReadTheQueue(t *testing.T) {
 	g.Expect(e.sim.RequestCount("GET /apps/v2/vm/pending")).To(BeNumerically(">=", 1))
 	g.Expect(e.sim.RequestCount("POST /api/v2/vm")).To(Equal(1))
 }
+
+// Deleting machines wait on the account's shared snapshot, not on lists of their own: a window in which five
+// machines poll their deletion costs the one snapshot.
+func TestDeletingMachinesShareTheSnapshot(t *testing.T) {
+	g := NewWithT(t)
+	e := newEnv(t, vpsiesim.Options{BootDelay: -1, DeleteDelay: time.Hour})
+	scopes := make([]*scope.MachineScope, 5)
+	for i := range scopes {
+		scopes[i] = e.machineScope(t, fmt.Sprintf("worker-%d", i))
+		reconcileUntilRunning(t, e, scopes[i])
+	}
+	now := time.Now()
+	tick := func() time.Time { now = now.Add(time.Millisecond); return now } // every reading of the clock moves it
+	e.observer = &Observer{Window: 10 * time.Second, Now: tick}
+	e.intents.Now = tick
+	for _, s := range scopes {
+		done, _, err := e.service(s).Delete(context.Background())
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(done).To(BeFalse())
+	}
+	g.Expect(e.sim.RequestCount("DELETE /api/v2/vm")).To(Equal(5))
+	e.sim.ResetCounters()
+	for range 3 { // three poll windows while VPSie deletes
+		now = now.Add(11 * time.Second)
+		for _, s := range scopes {
+			done, _, err := e.service(s).Delete(context.Background())
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(done).To(BeFalse())
+		}
+	}
+	g.Expect(e.sim.RequestCount("GET /api/v2/vm")).To(Equal(3), "one list per window for all deleting machines")
+	g.Expect(e.sim.TotalRequests()).To(Equal(6), "the list and the queue, once per window; no DELETE sent twice: %v", e.sim.Requests())
+}
