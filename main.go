@@ -85,6 +85,7 @@ type options struct {
 	requestsPerMinute float64
 	apiBurst          int
 	pollWindow        time.Duration
+	perMachinePolling bool
 
 	serverPollInterval          time.Duration
 	runningServerCheckInterval  time.Duration
@@ -135,6 +136,9 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.apiBurst, "vpsie-api-burst", 10, "VPSie API requests that may go at once above the steady rate.")
 	fs.DurationVar(&o.pollWindow, "server-poll-window", servers.DefaultPollWindow,
 		"How long one VM list serves every machine of an account waiting for its server.")
+	fs.BoolVar(&o.perMachinePolling, "per-machine-polling", false,
+		"Comparison mode for benchmarks, not for production: every machine whose server is known reads it with a GET "+
+			"of its own at each poll instead of the shared VM list, at a request per machine per poll.")
 	fs.DurationVar(&o.serverPollInterval, "server-poll-interval", servers.DefaultPollInterval,
 		"How often a machine waiting for its server to be created, boot or go away looks again.")
 	fs.DurationVar(&o.runningServerCheckInterval, "running-server-check-interval", servers.DefaultRunningPollInterval,
@@ -322,7 +326,7 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager, opts *options) erro
 		Client:              mgr.GetClient(),
 		Accounts:            accounts,
 		ManagementClusterID: opts.managementClusterID,
-		Observer:            &servers.Observer{Window: opts.pollWindow, ServerTags: serverTags},
+		Observer:            &servers.Observer{Window: opts.pollWindow, PerMachine: opts.perMachinePolling, ServerTags: serverTags},
 		Intents:             &intent.Tracker{Grace: opts.createGrace, MinProofWindow: opts.createMinProofWindow},
 		ClusterCache:        clusterCache,
 		Recorder:            mgr.GetEventRecorder("vpsiemachine-controller"),

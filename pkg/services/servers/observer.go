@@ -18,6 +18,7 @@ package servers
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -71,6 +72,10 @@ type Observer struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 
+	// PerMachine is a comparison mode (--per-machine-polling), off in production: every machine whose server is
+	// known reads it with a GET of its own at each poll — the design most providers use — instead of the shared
+	// list. It exists so that the benchmark can measure what the shared list saves.
+	PerMachine bool
 	// ServerTags reads and keeps servers' tags; shared with the orphan sweep, which then sees the claims this
 	// controller makes. One of its own when nil.
 	ServerTags *services.ServerTags
@@ -135,6 +140,27 @@ func (o *Observer) state(key string) *accountState {
 // queue), else from a new one that does not read the queue.
 func (o *Observer) List(ctx context.Context, account *scope.Account) (*Snapshot, error) {
 	return o.get(ctx, account, time.Time{}, false)
+}
+
+// Server returns a known server: as the shared list shows it, nil when the list does not show it (the caller
+// then confirms with a GET of its own); with PerMachine, as a GET of it reads it, with VPSie's not-found error
+// when it does not exist.
+func (o *Observer) Server(ctx context.Context, account *scope.Account, id string) (*vpsie.VM, error) {
+	if o.PerMachine {
+		details, err := account.API.GetVM(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return &details.VM, nil
+	}
+	snap, err := o.List(ctx, account)
+	if err != nil {
+		return nil, fmt.Errorf("listing servers: %w", err)
+	}
+	if vm, ok := snap.ByIdentifier(id); ok {
+		return &vm, nil
+	}
+	return nil, nil
 }
 
 // Snapshot returns the account's snapshot with its queue if it is younger than the poll window, else a new one.

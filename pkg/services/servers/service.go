@@ -103,18 +103,19 @@ func (s *Service) Reconcile(ctx context.Context) (Result, error) {
 	m.Status.Hostname = hostname
 
 	if id := s.scope.ServerIdentifier(); id != "" {
-		snap, err := s.observer.List(ctx, s.scope.Account)
-		if err != nil {
-			return Result{}, fmt.Errorf("listing servers: %w", err)
-		}
-		vm, ok := snap.ByIdentifier(id)
-		if !ok {
+		vm, err := s.observer.Server(ctx, s.scope.Account, id)
+		switch {
+		case vpsie.IsNotFound(err):
+			return s.notFound(id), nil
+		case err != nil:
+			return Result{}, fmt.Errorf("reading server %s: %w", id, err)
+		case vm == nil:
 			return s.confirmMissing(ctx, id)
 		}
 		if !vm.IsGone() {
 			s.claim(ctx, id)
 		}
-		return s.observe(&vm), nil
+		return s.observe(vm), nil
 	}
 
 	var found []vpsie.VM

@@ -57,7 +57,9 @@ type env struct {
 	identity, manager string
 }
 
-func (e *env) service(s *scope.MachineScope) *Service { return NewService(s, e.observer, e.intents, Timing{}) }
+func (e *env) service(s *scope.MachineScope) *Service {
+	return NewService(s, e.observer, e.intents, Timing{})
+}
 
 // restart is a new controller process: its observer and tracker start empty; objects keep their status.
 func (e *env) restart() {
@@ -367,4 +369,40 @@ func TestDeletingMachinesShareTheSnapshot(t *testing.T) {
 	}
 	g.Expect(e.sim.RequestCount("GET /api/v2/vm")).To(Equal(3), "one list per window for all deleting machines")
 	g.Expect(e.sim.TotalRequests()).To(Equal(6), "the list and the queue, once per window; no DELETE sent twice: %v", e.sim.Requests())
+}
+
+// The per-machine comparison mode reads each known server with a GET of its own at every poll, where the
+// shared list costs one request per window for all of them; both see a vanished server as gone.
+func TestPerMachinePollingComparisonMode(t *testing.T) {
+	for _, perMachine := range []bool{false, true} {
+		t.Run(fmt.Sprintf("per machine: %t", perMachine), func(t *testing.T) {
+			g := NewWithT(t)
+			e := newEnv(t, vpsiesim.Options{BootDelay: -1})
+			scopes := make([]*scope.MachineScope, 4)
+			for i := range scopes {
+				scopes[i] = e.machineScope(t, fmt.Sprintf("worker-%d", i))
+				reconcileUntilRunning(t, e, scopes[i])
+			}
+			now := time.Now()
+			e.observer = &Observer{Window: 10 * time.Second, PerMachine: perMachine, Now: func() time.Time { return now }}
+			e.sim.ResetCounters()
+			now = now.Add(11 * time.Second)
+			for _, s := range scopes {
+				res, err := e.service(s).Reconcile(context.Background())
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(res.Server).NotTo(BeNil())
+			}
+			want := map[string]int{"GET /api/v2/vm": 1}
+			if perMachine {
+				want = map[string]int{"GET /api/v2/vm/{identifier}": 4}
+			}
+			g.Expect(e.sim.Requests()).To(Equal(want))
+
+			g.Expect(e.sim.VanishVM(scopes[0].ServerIdentifier())).To(Succeed())
+			now = now.Add(11 * time.Second)
+			_, err := e.service(scopes[0]).Reconcile(context.Background())
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(scopes[0].VPSieMachine.Status.ServerState).To(Equal(infrav1.ServerStateNotFound))
+		})
+	}
 }
