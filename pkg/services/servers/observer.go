@@ -136,16 +136,10 @@ func (o *Observer) state(key string) *accountState {
 	return st
 }
 
-// List returns the account's VM list, from a snapshot younger than the poll window (with or without the
-// queue), else from a new one that does not read the queue.
-func (o *Observer) List(ctx context.Context, account *scope.Account) (*Snapshot, error) {
-	return o.get(ctx, account, time.Time{}, false)
-}
-
-// Server returns a known server: as the shared list shows it, nil when the list does not show it (the caller
-// then confirms with a GET of its own); with PerMachine, as a GET of it reads it, with VPSie's not-found error
-// when it does not exist.
-func (o *Observer) Server(ctx context.Context, account *scope.Account, id string) (*vpsie.VM, error) {
+// Server returns a known server: as the shared list shows it, from a snapshot up to maxAge old (at least the
+// poll window), nil when the list does not show it (the caller then confirms with a GET of its own); with
+// PerMachine, as a GET of it reads it, with VPSie's not-found error when it does not exist.
+func (o *Observer) Server(ctx context.Context, account *scope.Account, id string, maxAge time.Duration) (*vpsie.VM, error) {
 	if o.PerMachine {
 		details, err := account.API.GetVM(ctx, id)
 		if err != nil {
@@ -153,7 +147,7 @@ func (o *Observer) Server(ctx context.Context, account *scope.Account, id string
 		}
 		return &details.VM, nil
 	}
-	snap, err := o.List(ctx, account)
+	snap, err := o.get(ctx, account, time.Time{}, false, maxAge)
 	if err != nil {
 		return nil, fmt.Errorf("listing servers: %w", err)
 	}
@@ -165,17 +159,18 @@ func (o *Observer) Server(ctx context.Context, account *scope.Account, id string
 
 // Snapshot returns the account's snapshot with its queue if it is younger than the poll window, else a new one.
 func (o *Observer) Snapshot(ctx context.Context, account *scope.Account) (*Snapshot, error) {
-	return o.get(ctx, account, time.Time{}, true)
+	return o.get(ctx, account, time.Time{}, true, 0)
 }
 
 // Fresh returns a snapshot with the queue taken after this call started. Used before a create: the only
 // decision that must never rest on an old list.
 func (o *Observer) Fresh(ctx context.Context, account *scope.Account) (*Snapshot, error) {
-	return o.get(ctx, account, o.now(), true)
+	return o.get(ctx, account, o.now(), true, 0)
 }
 
-// get returns a snapshot taken at or after notBefore (zero: within the window), with the queue if asked.
-func (o *Observer) get(ctx context.Context, account *scope.Account, notBefore time.Time, queue bool) (*Snapshot, error) {
+// get returns a snapshot taken at or after notBefore (zero: within the window, or maxAge when longer), with the
+// queue if asked; a new one reads the queue only if asked.
+func (o *Observer) get(ctx context.Context, account *scope.Account, notBefore time.Time, queue bool, maxAge time.Duration) (*Snapshot, error) {
 	st := o.state(account.Key)
 	usable := func() *Snapshot {
 		st.mu.Lock()
@@ -183,7 +178,7 @@ func (o *Observer) get(ctx context.Context, account *scope.Account, notBefore ti
 		if st.snap == nil || (queue && !st.snap.WithQueue) {
 			return nil
 		}
-		if notBefore.IsZero() && o.now().Sub(st.snap.Taken) < o.window() {
+		if notBefore.IsZero() && o.now().Sub(st.snap.Taken) < max(o.window(), maxAge) {
 			return st.snap
 		}
 		if !notBefore.IsZero() && !st.snap.Taken.Before(notBefore) {

@@ -103,7 +103,13 @@ func (s *Service) Reconcile(ctx context.Context) (Result, error) {
 	m.Status.Hostname = hostname
 
 	if id := s.scope.ServerIdentifier(); id != "" {
-		vm, err := s.observer.Server(ctx, s.scope.Account, id)
+		// A running server's check may read an older list than a booting one's: at most two lists a running
+		// interval whatever the number of machines, so an idle account's cost does not grow with it.
+		maxAge := time.Duration(0)
+		if m.Status.ServerState == infrav1.ServerStateRunning {
+			maxAge = s.timing.Running / 2
+		}
+		vm, err := s.observer.Server(ctx, s.scope.Account, id, maxAge)
 		switch {
 		case vpsie.IsNotFound(err):
 			return s.notFound(id), nil

@@ -318,15 +318,15 @@ func TestRunningMachinesDoNotReadTheQueue(t *testing.T) {
 	now := time.Now()
 	e.observer = &Observer{Window: 10 * time.Second, Now: func() time.Time { return now }}
 	e.sim.ResetCounters()
-	for range 3 { // three poll windows
-		now = now.Add(11 * time.Second)
+	for range 3 { // three running checks, each past the age a running machine's list may have
+		now = now.Add(DefaultRunningPollInterval/2 + time.Second)
 		for _, s := range scopes {
 			res, err := e.service(s).Reconcile(context.Background())
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(res.Server).NotTo(BeNil())
 		}
 	}
-	g.Expect(e.sim.RequestCount("GET /api/v2/vm")).To(Equal(3), "one list per window")
+	g.Expect(e.sim.RequestCount("GET /api/v2/vm")).To(Equal(3), "one list per check")
 	g.Expect(e.sim.RequestCount("GET /apps/v2/vm/pending")).To(BeZero(), "nothing pending: the queue is not read")
 	g.Expect(e.sim.TotalRequests()).To(Equal(3))
 
@@ -386,7 +386,7 @@ func TestPerMachinePollingComparisonMode(t *testing.T) {
 			now := time.Now()
 			e.observer = &Observer{Window: 10 * time.Second, PerMachine: perMachine, Now: func() time.Time { return now }}
 			e.sim.ResetCounters()
-			now = now.Add(11 * time.Second)
+			now = now.Add(DefaultRunningPollInterval/2 + time.Second)
 			for _, s := range scopes {
 				res, err := e.service(s).Reconcile(context.Background())
 				g.Expect(err).NotTo(HaveOccurred())
@@ -399,10 +399,47 @@ func TestPerMachinePollingComparisonMode(t *testing.T) {
 			g.Expect(e.sim.Requests()).To(Equal(want))
 
 			g.Expect(e.sim.VanishVM(scopes[0].ServerIdentifier())).To(Succeed())
-			now = now.Add(11 * time.Second)
+			now = now.Add(DefaultRunningPollInterval/2 + time.Second)
 			_, err := e.service(scopes[0]).Reconcile(context.Background())
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(scopes[0].VPSieMachine.Status.ServerState).To(Equal(infrav1.ServerStateNotFound))
+		})
+	}
+}
+
+// Running machines checked at their running interval, at staggered times, share lists up to half that interval
+// old: an idle account costs at most two lists a running interval, whatever the number of machines.
+func TestIdleAccountCostDoesNotGrowWithMachines(t *testing.T) {
+	for _, n := range []int{4, 12} {
+		t.Run(fmt.Sprintf("%d machines", n), func(t *testing.T) {
+			g := NewWithT(t)
+			e := newEnv(t, vpsiesim.Options{BootDelay: -1})
+			scopes := make([]*scope.MachineScope, n)
+			for i := range scopes {
+				scopes[i] = e.machineScope(t, fmt.Sprintf("worker-%d", i))
+				reconcileUntilRunning(t, e, scopes[i])
+			}
+			start := time.Now()
+			now := start
+			e.observer = &Observer{Window: DefaultPollWindow, Now: func() time.Time { return now }}
+			e.sim.ResetCounters()
+			next := make([]time.Time, n)
+			for i := range next {
+				next[i] = start.Add(time.Duration(i) * DefaultRunningPollInterval / time.Duration(n)) // spread over a minute
+			}
+			for ; now.Sub(start) < 5*time.Minute; now = now.Add(time.Second) {
+				for i, s := range scopes {
+					if now.Before(next[i]) {
+						continue
+					}
+					res, err := e.service(s).Reconcile(context.Background())
+					g.Expect(err).NotTo(HaveOccurred())
+					g.Expect(res.RequeueAfter).To(Equal(DefaultRunningPollInterval))
+					next[i] = now.Add(res.RequeueAfter)
+				}
+			}
+			g.Expect(e.sim.RequestCount("GET /api/v2/vm")).To(BeNumerically("<=", 2*5+1), "two lists a minute for five minutes")
+			g.Expect(e.sim.TotalRequests()).To(Equal(e.sim.RequestCount("GET /api/v2/vm")), "%v", e.sim.Requests())
 		})
 	}
 }
