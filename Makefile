@@ -73,6 +73,11 @@ test-chaos: ## Run only the chaos scenario (test/e2e TestChaos, also part of mak
 	assets="$$(hack/kube-assets.sh)"; \
 	KUBEBUILDER_ASSETS="$$assets" go test -count=1 -timeout $(TEST_TIMEOUT) -v -run 'TestChaos$$' ./test/e2e/
 
+.PHONY: bench
+bench: ## Measure API calls per machine lifecycle, time to scale, 429s and idle cost, shared list vs per-machine polling (outside make test; BENCH_* knobs in test/bench).
+	assets="$$(hack/kube-assets.sh)"; \
+	KUBEBUILDER_ASSETS="$$assets" go run ./test/bench
+
 .PHONY: demo
 demo: ## Run the whole provider against the simulator: a cluster scaled up and down, with progress and a summary.
 	assets="$$(hack/kube-assets.sh)"; \

@@ -63,6 +63,11 @@ const SimTokenLifetime = 20 * time.Second
 type Options struct {
 	// BootDelay is how long a server stays pending in the simulator (default 500ms).
 	BootDelay time.Duration
+	// DeleteDelay is how long a deleted server stays listed in the simulator (default: gone at once).
+	DeleteDelay time.Duration
+	// ProductionDefaults runs the provider's manager with its production waits and API budget instead of the
+	// harness's short ones (the benchmark's setting).
+	ProductionDefaults bool
 	// ProviderLog receives the provider manager's output (default: a file in the work folder).
 	ProviderLog io.Writer
 	// Logf reports the harness's own events (default: discarded).
@@ -146,7 +151,7 @@ func Start(opts Options) (h *Harness, err error) {
 	h.Sim = vpsiesim.NewServer(vpsiesim.Options{
 		Tokens: []string{SimToken}, AccountPassword: SimPassword,
 		ClientID: SimClientID, ClientSecret: SimClientSecret, TokenLifetime: SimTokenLifetime,
-		BootDelay: opts.BootDelay, LBPendingDelay: 300 * time.Millisecond, Seed: 1,
+		BootDelay: opts.BootDelay, DeleteDelay: opts.DeleteDelay, LBPendingDelay: 300 * time.Millisecond, Seed: 1,
 		Logger: log.New(h.SimRequests, "", 0),
 	})
 	h.Sim.OnVMBoot(h.registerNode)
@@ -157,7 +162,7 @@ func Start(opts Options) (h *Harness, err error) {
 		return h, err
 	}
 	h.logf("starting the provider's manager (%s)", binary)
-	if h.Provider, err = newProvider(binary, h, opts.ProviderLog); err != nil {
+	if h.Provider, err = newProvider(binary, h, opts.ProviderLog, opts.ProductionDefaults); err != nil {
 		return h, err
 	}
 	if err := h.Provider.Start(); err != nil {
@@ -170,6 +175,15 @@ func Start(opts Options) (h *Harness, err error) {
 		return h, err
 	}
 	return h, nil
+}
+
+// RestartProvider restarts the provider's manager (with the flags SetExtraFlags gave) and waits until its
+// webhooks answer.
+func (h *Harness) RestartProvider() error {
+	if err := h.Provider.Restart(); err != nil {
+		return err
+	}
+	return h.waitForWebhooks()
 }
 
 // waitForWebhooks dry-runs objects served by both webhook servers until they answer.

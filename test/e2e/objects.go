@@ -25,6 +25,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -244,8 +245,13 @@ func MachinesSummary(machines []clusterv1.Machine) string {
 // Running with a nodeRef, and the simulator holds exactly n live servers for the cluster (those of
 // other MachineDeployments or control-plane Machines are counted in when md is empty).
 func (h *Harness) WaitMachinesRunning(ctx context.Context, c *Cluster, md string, n int) ([]clusterv1.Machine, error) {
+	return h.WaitMachinesRunningWithin(ctx, c, md, n, timeoutLong)
+}
+
+// WaitMachinesRunningWithin is WaitMachinesRunning with its own timeout (the benchmark's scales take longer).
+func (h *Harness) WaitMachinesRunningWithin(ctx context.Context, c *Cluster, md string, n int, timeout time.Duration) ([]clusterv1.Machine, error) {
 	var machines []clusterv1.Machine
-	err := Poll(ctx, timeoutLong, func(ctx context.Context) (bool, string, error) {
+	err := Poll(ctx, timeout, func(ctx context.Context) (bool, string, error) {
 		var err error
 		if machines, err = h.Machines(ctx, c, md); err != nil {
 			return false, err.Error(), nil

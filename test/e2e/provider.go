@@ -144,7 +144,7 @@ func (p *Provider) Restart() error {
 	return p.Start()
 }
 
-func newProvider(binary string, h *Harness, log io.Writer) (*Provider, error) {
+func newProvider(binary string, h *Harness, log io.Writer, production bool) (*Provider, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -157,11 +157,14 @@ func newProvider(binary string, h *Harness, log io.Writer) (*Provider, error) {
 		"--webhook-cert-dir", h.Env.WebhookInstallOptions().LocalServingCertDir,
 		"--insecure-diagnostics", "--diagnostics-address", "127.0.0.1:0",
 		"--health-addr", "127.0.0.1:0",
-		"--server-poll-window", "1s",
-		// Short waits: the simulator answers in milliseconds, production waits are for the real cloud.
-		"--server-poll-interval", "1s", "--running-server-check-interval", "2s", "--cluster-resource-poll-interval", "1s",
-		"--vpsie-api-requests-per-minute", "60000", "--vpsie-api-burst", "1000",
 		"--graceful-shutdown-timeout", "5s",
+	}
+	if !production {
+		p.args = append(p.args,
+			// Short waits: the simulator answers in milliseconds, production waits are for the real cloud.
+			"--server-poll-window", "1s",
+			"--server-poll-interval", "1s", "--running-server-check-interval", "2s", "--cluster-resource-poll-interval", "1s",
+			"--vpsie-api-requests-per-minute", "60000", "--vpsie-api-burst", "1000")
 	}
 	if log == nil {
 		f, err := os.Create(p.LogPath)
@@ -194,6 +197,16 @@ func (p *Provider) Start() error {
 	go func() { _ = cmd.Wait(); close(exited) }()
 	p.cmd, p.exited = cmd, exited
 	return nil
+}
+
+// PID is the running manager's process id, 0 when it does not run.
+func (p *Provider) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
 }
 
 // Kill ends the manager at once (SIGKILL), as a crashed or evicted pod would, and waits until it is gone.

@@ -1,0 +1,368 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command bench (make bench) measures what the provider costs: VPSie API calls per machine lifecycle, time to
+// scale a MachineDeployment up and down against its floor, 429s received, requests per minute while machines
+// are idle, and requests by route. It runs the e2e harness (a local management cluster, Cluster API's
+// controllers, the VPSie simulator) with the provider's manager as its own process at its production defaults,
+// against a simulator that holds a per-minute budget and boots servers slowly, once per polling design: the
+// shared VM list (production) and --per-machine-polling (the design most providers use), side by side.
+//
+// Settings come from the environment:
+//
+//	BENCH_N       machine counts, comma separated (default 10,30,100; BENCH_FULL=1 adds 300)
+//	BENCH_IDLE    how long N machines stay idle for the steady-state figure (default 5m)
+//	BENCH_BOOT    the simulator's boot delay (default 30s)
+//	BENCH_DELETE  how long a deleted server stays listed (default 5s)
+//	BENCH_BUDGET  the simulator's requests per minute (default 100, VPSie's)
+//	BENCH_DESIGNS shared,per-machine (default both)
+//
+// It prints one table and writes it as JSON to bin/bench.json. Goals are printed as PASS or FAIL lines; nothing
+// is asserted: this is a measurement, outside make test.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/utils/ptr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/vpsieinc/cluster-api-provider-vpsie/test/e2e"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/test/vpsiesim"
+)
+
+// settings are the benchmark's inputs.
+type settings struct {
+	Ns      []int         `json:"n"`
+	Idle    time.Duration `json:"idle"`
+	Boot    time.Duration `json:"bootDelay"`
+	Delete  time.Duration `json:"deleteDelay"`
+	Budget  int           `json:"budgetPerMinute"`
+	Designs []string      `json:"designs"`
+}
+
+// lifecycle is what one N cost in one design.
+type lifecycle struct {
+	N                 int            `json:"n"`
+	UpSeconds         float64        `json:"upSeconds"`
+	UpFloorSeconds    float64        `json:"upFloorSeconds"`
+	DownSeconds       float64        `json:"downSeconds"`
+	DownFloorSeconds  float64        `json:"downFloorSeconds"`
+	CallsUp           int            `json:"callsUp"`
+	CallsDown         int            `json:"callsDown"`
+	CallsPerMachine   float64        `json:"callsPerMachine"`
+	RateLimited       int            `json:"rateLimited"`
+	IdlePerMinute     float64        `json:"idleRequestsPerMinute"`
+	ManagerPeakRSSMiB float64        `json:"managerPeakRSSMiB"`
+	ByRoute           map[string]int `json:"byRoute"`
+}
+
+func (l lifecycle) upRatio() float64   { return l.UpSeconds / l.UpFloorSeconds }
+func (l lifecycle) downRatio() float64 { return l.DownSeconds / l.DownFloorSeconds }
+
+// design is one polling design's run.
+type design struct {
+	Name       string      `json:"name"`
+	Lifecycles []lifecycle `json:"lifecycles"`
+}
+
+type report struct {
+	Settings settings `json:"settings"`
+	Designs  []design `json:"designs"`
+	Goals    []string `json:"goals"`
+}
+
+func main() {
+	ctrllog.SetLogger(logr.Discard()) // Cluster API's in-process controllers: their logs are not the benchmark's
+	s, err := readSettings()
+	if err != nil {
+		fail(err)
+	}
+	rep := report{Settings: s}
+	// One management cluster for both designs (Cluster API's controllers start once per process); each design
+	// gets its own manager start and cluster.
+	h, err := e2e.Start(e2e.Options{BootDelay: s.Boot, DeleteDelay: s.Delete, ProductionDefaults: true,
+		Logf: func(format string, args ...any) { logf("harness", format, args...) }})
+	if err != nil {
+		fail(err)
+	}
+	for _, name := range s.Designs {
+		d, err := run(h, s, name)
+		if err != nil {
+			h.Stop()
+			fail(fmt.Errorf("design %s: %w", name, err))
+		}
+		rep.Designs = append(rep.Designs, d)
+	}
+	h.Stop()
+	rep.Goals = goals(rep)
+	printTable(rep)
+	if err := writeJSON(rep); err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+func readSettings() (settings, error) {
+	s := settings{Ns: []int{10, 30, 100}, Idle: 5 * time.Minute, Boot: 30 * time.Second, Delete: 5 * time.Second,
+		Budget: 100, Designs: []string{"shared", "per-machine"}}
+	if os.Getenv("BENCH_FULL") == "1" {
+		s.Ns = append(s.Ns, 300)
+	}
+	if v := os.Getenv("BENCH_N"); v != "" {
+		s.Ns = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				return s, fmt.Errorf("BENCH_N: %q is not a positive number", f)
+			}
+			s.Ns = append(s.Ns, n)
+		}
+	}
+	for env, d := range map[string]*time.Duration{"BENCH_IDLE": &s.Idle, "BENCH_BOOT": &s.Boot, "BENCH_DELETE": &s.Delete} {
+		if v := os.Getenv(env); v != "" {
+			parsed, err := time.ParseDuration(v)
+			if err != nil || parsed < 0 {
+				return s, fmt.Errorf("%s: %q is not a duration", env, v)
+			}
+			*d = parsed
+		}
+	}
+	if v := os.Getenv("BENCH_BUDGET"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return s, fmt.Errorf("BENCH_BUDGET: %q is not a positive number", v)
+		}
+		s.Budget = n
+	}
+	if v := os.Getenv("BENCH_DESIGNS"); v != "" {
+		s.Designs = strings.Split(v, ",")
+	}
+	for _, d := range s.Designs {
+		if d != "shared" && d != "per-machine" {
+			return s, fmt.Errorf("BENCH_DESIGNS: %q is neither shared nor per-machine", d)
+		}
+	}
+	return s, nil
+}
+
+func logf(design, format string, args ...any) {
+	fmt.Printf("%s [%s] %s\n", time.Now().Format(time.TimeOnly), design, fmt.Sprintf(format, args...))
+}
+
+// run measures every N in one design, with a manager started for it and a cluster of its own.
+func run(h *e2e.Harness, s settings, name string) (design, error) {
+	logf := func(format string, args ...any) { logf(name, format, args...) }
+	var flags []string
+	if name == "per-machine" {
+		flags = []string{"--per-machine-polling"}
+	}
+	h.Provider.SetExtraFlags(flags)
+	// A new process starts with an empty limiter and no memory, as after a deployment.
+	if err := h.RestartProvider(); err != nil {
+		return design{}, err
+	}
+	h.Sim.SetFaults(vpsiesim.Faults{RateLimit: s.Budget, RateLimitWindow: time.Minute})
+
+	ctx := context.Background()
+	ns, err := h.CreateNamespace(ctx, "bench-"+name)
+	if err != nil {
+		return design{}, err
+	}
+	c, err := h.CreateCluster(ctx, ns, "bench", e2e.ClusterOptions{})
+	if err != nil {
+		return design{}, err
+	}
+	if err := h.MarkControlPlaneInitialized(ctx, c); err != nil {
+		return design{}, err
+	}
+	md, err := h.CreateMachineDeployment(ctx, c, "pool", ptr.To[int32](0), nil)
+	if err != nil {
+		return design{}, err
+	}
+	d := design{Name: name}
+	budget := float64(s.Budget)
+	for _, n := range s.Ns {
+		l := lifecycle{N: n, ByRoute: map[string]int{},
+			UpFloorSeconds:   float64(n)/budget*60 + s.Boot.Seconds(),
+			DownFloorSeconds: float64(n)/budget*60 + s.Delete.Seconds()}
+		// Generous: twice the floor of the slowest step, and the harness's own margin.
+		timeout := time.Duration(4*max(l.UpFloorSeconds, l.DownFloorSeconds))*time.Second + 3*time.Minute
+
+		logf("scaling to %d", n)
+		upStart := time.Now()
+		if err := h.ScaleMachineDeployment(ctx, md, int32(n)); err != nil {
+			return d, err
+		}
+		if _, err := h.WaitMachinesRunningWithin(ctx, c, "", n, timeout); err != nil {
+			return d, fmt.Errorf("scaling to %d: %w", n, err)
+		}
+		upEnd := time.Now()
+		l.UpSeconds = upEnd.Sub(upStart).Seconds()
+
+		logf("%d machines Running after %.1fs; idle for %s", n, l.UpSeconds, s.Idle)
+		time.Sleep(s.Idle)
+		idleEnd := time.Now()
+
+		logf("scaling to 0")
+		if err := h.ScaleMachineDeployment(ctx, md, 0); err != nil {
+			return d, err
+		}
+		if _, err := h.WaitMachinesRunningWithin(ctx, c, "", 0, timeout); err != nil {
+			return d, fmt.Errorf("scaling %d to 0: %w", n, err)
+		}
+		downEnd := time.Now()
+		l.DownSeconds = downEnd.Sub(idleEnd).Seconds()
+		logf("all gone after %.1fs", l.DownSeconds)
+
+		up, idle, down := between(h, upStart, upEnd), between(h, upEnd, idleEnd), between(h, idleEnd, downEnd)
+		l.CallsUp, l.CallsDown = len(up), len(down)
+		l.CallsPerMachine = float64(len(up)+len(down)) / float64(n)
+		if s.Idle > 0 {
+			l.IdlePerMinute = float64(len(idle)) / s.Idle.Minutes()
+		}
+		for _, r := range append(append(up, idle...), down...) {
+			l.ByRoute[r.Route]++
+			if r.Outcome == "429" {
+				l.RateLimited++
+			}
+		}
+		l.ManagerPeakRSSMiB = peakRSSMiB(h.Provider.PID())
+		d.Lifecycles = append(d.Lifecycles, l)
+		// The next N starts on a fresh minute of budget.
+		time.Sleep(time.Until(downEnd.Add(time.Minute)))
+	}
+	return d, nil
+}
+
+// between are the simulator's requests that arrived in [from, to).
+func between(h *e2e.Harness, from, to time.Time) []e2e.SimRequest {
+	var out []e2e.SimRequest
+	for _, r := range h.SimRequests.Since(from) {
+		if r.At.Before(to) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// peakRSSMiB is a process's VmHWM, 0 when it cannot be read.
+func peakRSSMiB(pid int) float64 {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kib, _ := strconv.ParseFloat(f[1], 64)
+			return kib / 1024
+		}
+	}
+	return 0
+}
+
+// goals judges the production design against the issue's targets, at the largest N measured.
+func goals(rep report) []string {
+	var shared *design
+	for i := range rep.Designs {
+		if rep.Designs[i].Name == "shared" {
+			shared = &rep.Designs[i]
+		}
+	}
+	if shared == nil || len(shared.Lifecycles) == 0 {
+		return []string{"SKIP goals: the shared design was not measured"}
+	}
+	last := shared.Lifecycles[len(shared.Lifecycles)-1]
+	verdict := func(ok bool) string {
+		if ok {
+			return "PASS"
+		}
+		return "FAIL"
+	}
+	out := []string{
+		fmt.Sprintf("%s calls per machine lifecycle at N=%d: %.2f (goal ≤ 2.0)", verdict(last.CallsPerMachine <= 2.0), last.N, last.CallsPerMachine),
+		fmt.Sprintf("%s time to Running at N=%d: %.2f× floor (goal ≤ 1.1×)", verdict(last.upRatio() <= 1.1), last.N, last.upRatio()),
+	}
+	worstIdle := 0.0
+	for _, l := range shared.Lifecycles {
+		worstIdle = max(worstIdle, l.IdlePerMinute)
+	}
+	if rep.Settings.Idle > 0 {
+		out = append(out, fmt.Sprintf("%s steady state: at most %.1f requests a minute at any N (goal ≤ 2)", verdict(worstIdle <= 2), worstIdle))
+	}
+	out = append(out, "SKIP peak RSS at 1,000 machines with budgets off (goal ≤ 100 MiB): not measured by this version of the benchmark")
+	return out
+}
+
+func printTable(rep report) {
+	s := rep.Settings
+	fmt.Printf("\nbench: budget %d/min, boot %s, delete %s, idle %s\n", s.Budget, s.Boot, s.Delete, s.Idle)
+	fmt.Printf("%-12s %5s %9s %9s %9s %9s %8s %8s %6s %9s %8s\n", "design", "N", "calls/m", "up s", "up×floor",
+		"down s", "down×fl", "429s", "idle/m", "calls", "RSS MiB")
+	for _, d := range rep.Designs {
+		for _, l := range d.Lifecycles {
+			fmt.Printf("%-12s %5d %9.2f %9.1f %9.2f %9.1f %8.2f %8d %6.1f %9d %8.1f\n", d.Name, l.N, l.CallsPerMachine,
+				l.UpSeconds, l.upRatio(), l.DownSeconds, l.downRatio(), l.RateLimited, l.IdlePerMinute, l.CallsUp+l.CallsDown,
+				l.ManagerPeakRSSMiB)
+		}
+	}
+	fmt.Println("\nrequests by route (up, idle and down):")
+	for _, d := range rep.Designs {
+		for _, l := range d.Lifecycles {
+			routes := make([]string, 0, len(l.ByRoute))
+			for r := range l.ByRoute {
+				routes = append(routes, r)
+			}
+			sort.Slice(routes, func(i, j int) bool { return l.ByRoute[routes[i]] > l.ByRoute[routes[j]] })
+			parts := make([]string, 0, len(routes))
+			for _, r := range routes {
+				parts = append(parts, fmt.Sprintf("%s=%d", r, l.ByRoute[r]))
+			}
+			fmt.Printf("  %-12s N=%-4d %s\n", d.Name, l.N, strings.Join(parts, " "))
+		}
+	}
+	fmt.Println()
+	for _, g := range rep.Goals {
+		fmt.Println(g)
+	}
+}
+
+func writeJSON(rep report) error {
+	if err := os.MkdirAll("bin", 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join("bin", "bench.json"), append(b, '\n'), 0o644)
+}
