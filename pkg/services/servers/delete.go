@@ -91,7 +91,8 @@ func (s *Service) exists(ctx context.Context, id string) (bool, error) {
 // deleteServer sends the delete of a listed server once; a server already being deleted is only waited for.
 func (s *Service) deleteServer(ctx context.Context, id string) error {
 	recorded := s.scope.ServerIdentifier() == id
-	if recorded && s.scope.VPSieMachine.Status.ServerState == infrav1.ServerStateDeleting {
+	if (recorded && s.scope.VPSieMachine.Status.ServerState == infrav1.ServerStateDeleting) ||
+		s.observer.deleteSentRecently(s.scope.Account, id) {
 		return nil
 	}
 	note := fmt.Sprintf("Cluster API machine %s/%s deleted", s.scope.VPSieMachine.Namespace, s.scope.VPSieMachine.Name)
@@ -101,6 +102,7 @@ func (s *Service) deleteServer(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("deleting server %s: %w", id, err)
 	}
+	s.observer.deleteSent(s.scope.Account, id)
 	ctrl.LoggerFrom(ctx).Info("Deleted server; waiting for VPSie to confirm it is gone", "server", id, "recorded", recorded)
 	metrics.ServerDeletes.Inc()
 	if recorded {

@@ -82,6 +82,36 @@ type Observer struct {
 
 	mu       sync.Mutex
 	accounts map[string]*accountState
+	// deletes are the servers this process sent a delete for, by account key and identifier, and when.
+	deletes map[string]time.Time
+}
+
+// DeleteResend is how long after a delete VPSie accepted a server still listed is not deleted again: the
+// object may be read from a cache that does not show it Deleting yet, and VPSie takes a while to delete.
+const DeleteResend = 2 * time.Minute
+
+// deleteSentRecently tells whether this process sent the server's delete less than DeleteResend ago.
+func (o *Observer) deleteSentRecently(account *scope.Account, id string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	at, ok := o.deletes[account.Key+"/"+id]
+	return ok && o.now().Sub(at) < DeleteResend
+}
+
+// deleteSent records that this process sent the server's delete; old records go at the same time.
+func (o *Observer) deleteSent(account *scope.Account, id string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	now := o.now()
+	if o.deletes == nil {
+		o.deletes = map[string]time.Time{}
+	}
+	for k, at := range o.deletes {
+		if now.Sub(at) >= DeleteResend {
+			delete(o.deletes, k)
+		}
+	}
+	o.deletes[account.Key+"/"+id] = now
 }
 
 type accountState struct {

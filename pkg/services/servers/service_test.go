@@ -443,3 +443,23 @@ func TestIdleAccountCostDoesNotGrowWithMachines(t *testing.T) {
 		})
 	}
 }
+
+// A deletion reconciled again from a cache that does not show the server Deleting yet does not send a second
+// delete while VPSie is still deleting the server.
+func TestDeleteIsNotResentFromAStaleObject(t *testing.T) {
+	g := NewWithT(t)
+	e := newEnv(t, vpsiesim.Options{BootDelay: -1, DeleteDelay: time.Hour})
+	s := e.machineScope(t, "worker-1")
+	reconcileUntilRunning(t, e, s)
+	stale := s.VPSieMachine.DeepCopy() // as the cache still shows it after the first deletion pass
+	e.observer = &Observer{Window: time.Millisecond}
+	done, _, err := e.service(s).Delete(context.Background())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(done).To(BeFalse())
+	g.Expect(s.VPSieMachine.Status.ServerState).To(Equal(infrav1.ServerStateDeleting))
+	s.VPSieMachine = stale
+	done, _, err = e.service(s).Delete(context.Background())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(done).To(BeFalse())
+	g.Expect(e.sim.RequestCount("DELETE /api/v2/vm")).To(Equal(1), "one delete per server")
+}
