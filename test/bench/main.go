@@ -30,19 +30,24 @@ limitations under the License.
 //	BENCH_BUDGET  the simulator's requests per minute (default 100, VPSie's)
 //	BENCH_DESIGNS shared,per-machine (default both)
 //
-// It prints one table and writes it as JSON to bin/bench.json. Goals are printed as PASS or FAIL lines; nothing
+// Each design runs in a process of its own, at the same time as the other (Cluster API's controllers start
+// once per process, and the idle phases dominate the run's length); each has its own management cluster,
+// simulator and budget. It prints one table and writes it as JSON to bin/bench.json. Goals are printed as PASS or FAIL lines; nothing
 // is asserted: this is a measurement, outside make test.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -100,28 +105,83 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+	if out := os.Getenv(childOutput); out != "" {
+		// A child: one design, its result to the file the parent named.
+		d, err := runDesign(s, s.Designs[0])
+		if err != nil {
+			fail(fmt.Errorf("design %s: %w", s.Designs[0], err))
+		}
+		if err := writeFile(out, d); err != nil {
+			fail(err)
+		}
+		return
+	}
 	rep := report{Settings: s}
-	// One management cluster for both designs (Cluster API's controllers start once per process); each design
-	// gets its own manager start and cluster.
-	h, err := e2e.Start(e2e.Options{BootDelay: s.Boot, DeleteDelay: s.Delete, ProductionDefaults: true,
-		Logf: func(format string, args ...any) { logf("harness", format, args...) }})
+	designs, err := runChildren(s)
 	if err != nil {
 		fail(err)
 	}
-	for _, name := range s.Designs {
-		d, err := run(h, s, name)
-		if err != nil {
-			h.Stop()
-			fail(fmt.Errorf("design %s: %w", name, err))
-		}
-		rep.Designs = append(rep.Designs, d)
-	}
-	h.Stop()
+	rep.Designs = designs
 	rep.Goals = goals(rep)
 	printTable(rep)
 	if err := writeJSON(rep); err != nil {
 		fail(err)
 	}
+}
+
+// childOutput names, in a child's environment, the file it writes its design's result to.
+const childOutput = "BENCH_CHILD_OUTPUT"
+
+// runChildren runs each design in a child process (this program again), all at once, and collects the results
+// in the order of s.Designs.
+func runChildren(s settings) ([]design, error) {
+	dir, err := os.MkdirTemp("", "capv-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	errs := make([]error, len(s.Designs))
+	var wg sync.WaitGroup
+	for i, name := range s.Designs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), "BENCH_DESIGNS="+name, childOutput+"="+filepath.Join(dir, name+".json"))
+			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+			if err := cmd.Run(); err != nil {
+				errs[i] = fmt.Errorf("design %s: %w", name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out := make([]design, 0, len(s.Designs))
+	for _, name := range s.Designs {
+		b, err := os.ReadFile(filepath.Join(dir, name+".json"))
+		if err != nil {
+			return nil, err
+		}
+		var d design
+		if err := json.Unmarshal(b, &d); err != nil {
+			return nil, fmt.Errorf("design %s: %w", name, err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// runDesign measures one design on a management cluster of its own.
+func runDesign(s settings, name string) (design, error) {
+	h, err := e2e.Start(e2e.Options{BootDelay: s.Boot, DeleteDelay: s.Delete, ProductionDefaults: true,
+		Logf: func(format string, args ...any) { logf(name, format, args...) }})
+	if err != nil {
+		return design{}, err
+	}
+	defer h.Stop()
+	return run(h, s, name)
 }
 
 func fail(err error) {
@@ -176,17 +236,14 @@ func logf(design, format string, args ...any) {
 	fmt.Printf("%s [%s] %s\n", time.Now().Format(time.TimeOnly), design, fmt.Sprintf(format, args...))
 }
 
-// run measures every N in one design, with a manager started for it and a cluster of its own.
+// run measures every N in one design.
 func run(h *e2e.Harness, s settings, name string) (design, error) {
 	logf := func(format string, args ...any) { logf(name, format, args...) }
-	var flags []string
 	if name == "per-machine" {
-		flags = []string{"--per-machine-polling"}
-	}
-	h.Provider.SetExtraFlags(flags)
-	// A new process starts with an empty limiter and no memory, as after a deployment.
-	if err := h.RestartProvider(); err != nil {
-		return design{}, err
+		h.Provider.SetExtraFlags([]string{"--per-machine-polling"})
+		if err := h.RestartProvider(); err != nil {
+			return design{}, err
+		}
 	}
 	h.Sim.SetFaults(vpsiesim.Faults{RateLimit: s.Budget, RateLimitWindow: time.Minute})
 
@@ -208,7 +265,12 @@ func run(h *e2e.Harness, s settings, name string) (design, error) {
 	}
 	d := design{Name: name}
 	budget := float64(s.Budget)
-	for _, n := range s.Ns {
+	var lastEnd time.Time
+	for i, n := range s.Ns {
+		if i > 0 {
+			// Each N starts on a fresh minute of budget: the previous scale-down spent it.
+			time.Sleep(time.Until(lastEnd.Add(time.Minute)))
+		}
 		l := lifecycle{N: n, ByRoute: map[string]int{},
 			UpFloorSeconds:   float64(n)/budget*60 + s.Boot.Seconds(),
 			DownFloorSeconds: float64(n)/budget*60 + s.Delete.Seconds()}
@@ -255,8 +317,7 @@ func run(h *e2e.Harness, s settings, name string) (design, error) {
 		}
 		l.ManagerPeakRSSMiB = peakRSSMiB(h.Provider.PID())
 		d.Lifecycles = append(d.Lifecycles, l)
-		// The next N starts on a fresh minute of budget.
-		time.Sleep(time.Until(downEnd.Add(time.Minute)))
+		lastEnd = downEnd
 	}
 	return d, nil
 }
@@ -360,9 +421,13 @@ func writeJSON(rep report) error {
 	if err := os.MkdirAll("bin", 0o755); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(rep, "", "  ")
+	return writeFile(filepath.Join("bin", "bench.json"), rep)
+}
+
+func writeFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join("bin", "bench.json"), append(b, '\n'), 0o644)
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
