@@ -29,6 +29,7 @@ limitations under the License.
 //	BENCH_DELETE  how long a deleted server stays listed (default 5s)
 //	BENCH_BUDGET  the simulator's requests per minute (default 100, VPSie's)
 //	BENCH_DESIGNS shared,per-machine (default both)
+//	BENCH_MEMORY  machine counts of the memory run, budgets off and 1 s boots (default 100,300,1000; 0 skips it)
 //
 // Each design runs in a process of its own, at the same time as the other (Cluster API's controllers start
 // once per process, and the idle phases dominate the run's length); each has its own management cluster,
@@ -66,6 +67,7 @@ type settings struct {
 	Delete  time.Duration `json:"deleteDelay"`
 	Budget  int           `json:"budgetPerMinute"`
 	Designs []string      `json:"designs"`
+	Memory  []int         `json:"memory"`
 }
 
 // lifecycle is what one N cost in one design.
@@ -93,10 +95,19 @@ type design struct {
 	Lifecycles []lifecycle `json:"lifecycles"`
 }
 
+// memoryStep is the manager's footprint with N machines Running, budgets off.
+type memoryStep struct {
+	N          int     `json:"n"`
+	PeakRSSMiB float64 `json:"peakRSSMiB"`
+	CPUSeconds float64 `json:"cpuSeconds"`
+	UpSeconds  float64 `json:"upSeconds"`
+}
+
 type report struct {
-	Settings settings `json:"settings"`
-	Designs  []design `json:"designs"`
-	Goals    []string `json:"goals"`
+	Settings settings     `json:"settings"`
+	Designs  []design     `json:"designs"`
+	Memory   []memoryStep `json:"memory,omitempty"`
+	Goals    []string     `json:"goals"`
 }
 
 func main() {
@@ -104,6 +115,16 @@ func main() {
 	s, err := readSettings()
 	if err != nil {
 		fail(err)
+	}
+	if out := os.Getenv(childOutput); out != "" && os.Getenv("BENCH_DESIGNS") == memoryRun {
+		steps, err := runMemory(s)
+		if err != nil {
+			fail(fmt.Errorf("memory run: %w", err))
+		}
+		if err := writeFile(out, steps); err != nil {
+			fail(err)
+		}
+		return
 	}
 	if out := os.Getenv(childOutput); out != "" {
 		// A child: one design, its result to the file the parent named.
@@ -122,6 +143,12 @@ func main() {
 		fail(err)
 	}
 	rep.Designs = designs
+	if len(s.Memory) > 0 {
+		// After the designs, alone: a thousand machines would distort their timings.
+		if rep.Memory, err = runMemoryChild(); err != nil {
+			fail(err)
+		}
+	}
 	rep.Goals = goals(rep)
 	printTable(rep)
 	if err := writeJSON(rep); err != nil {
@@ -196,13 +223,9 @@ func readSettings() (settings, error) {
 		s.Ns = append(s.Ns, 300)
 	}
 	if v := os.Getenv("BENCH_N"); v != "" {
-		s.Ns = nil
-		for _, f := range strings.Split(v, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n <= 0 {
-				return s, fmt.Errorf("BENCH_N: %q is not a positive number", f)
-			}
-			s.Ns = append(s.Ns, n)
+		var err error
+		if s.Ns, err = counts("BENCH_N", v); err != nil {
+			return s, err
 		}
 	}
 	for env, d := range map[string]*time.Duration{"BENCH_IDLE": &s.Idle, "BENCH_BOOT": &s.Boot, "BENCH_DELETE": &s.Delete} {
@@ -221,8 +244,17 @@ func readSettings() (settings, error) {
 		}
 		s.Budget = n
 	}
-	if v := os.Getenv("BENCH_DESIGNS"); v != "" {
+	if v := os.Getenv("BENCH_DESIGNS"); v != "" && v != memoryRun {
 		s.Designs = strings.Split(v, ",")
+	}
+	s.Memory = []int{100, 300, 1000}
+	if v := os.Getenv("BENCH_MEMORY"); v == "0" {
+		s.Memory = nil
+	} else if v != "" {
+		var err error
+		if s.Memory, err = counts("BENCH_MEMORY", v); err != nil {
+			return s, err
+		}
 	}
 	for _, d := range s.Designs {
 		if d != "shared" && d != "per-machine" {
@@ -234,6 +266,19 @@ func readSettings() (settings, error) {
 
 func logf(design, format string, args ...any) {
 	fmt.Printf("%s [%s] %s\n", time.Now().Format(time.TimeOnly), design, fmt.Sprintf(format, args...))
+}
+
+// counts parses a comma-separated list of positive numbers.
+func counts(env, v string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%s: %q is not a positive number", env, f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // run measures every N in one design.
@@ -380,7 +425,13 @@ func goals(rep report) []string {
 	if rep.Settings.Idle > 0 {
 		out = append(out, fmt.Sprintf("%s steady state: at most %.1f requests a minute at any N (goal ≤ 2)", verdict(worstIdle <= 2), worstIdle))
 	}
-	out = append(out, "SKIP peak RSS at 1,000 machines with budgets off (goal ≤ 100 MiB): not measured by this version of the benchmark")
+	if m := rep.Memory; len(m) > 0 {
+		last := m[len(m)-1]
+		out = append(out, fmt.Sprintf("%s manager peak RSS with %d machines, budgets off: %.1f MiB (goal ≤ 100 MiB at 1,000)",
+			verdict(last.PeakRSSMiB <= 100), last.N, last.PeakRSSMiB))
+	} else {
+		out = append(out, "SKIP manager peak RSS at 1,000 machines (BENCH_MEMORY=0)")
+	}
 	return out
 }
 
@@ -409,6 +460,13 @@ func printTable(rep report) {
 				parts = append(parts, fmt.Sprintf("%s=%d", r, l.ByRoute[r]))
 			}
 			fmt.Printf("  %-12s N=%-4d %s\n", d.Name, l.N, strings.Join(parts, " "))
+		}
+	}
+	if len(rep.Memory) > 0 {
+		fmt.Println("\nmemory (budgets off, 1 s boots; cumulative CPU):")
+		fmt.Printf("%6s %12s %12s %10s\n", "N", "peak RSS MiB", "CPU seconds", "up s")
+		for _, m := range rep.Memory {
+			fmt.Printf("%6d %12.1f %12.1f %10.1f\n", m.N, m.PeakRSSMiB, m.CPUSeconds, m.UpSeconds)
 		}
 	}
 	fmt.Println()
