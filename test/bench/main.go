@@ -145,7 +145,7 @@ func main() {
 	rep.Designs = designs
 	if len(s.Memory) > 0 {
 		// After the designs, alone: a thousand machines would distort their timings.
-		if rep.Memory, err = runMemoryChild(); err != nil {
+		if err := runChild(memoryRun, &rep.Memory); err != nil {
 			fail(err)
 		}
 	}
@@ -162,42 +162,43 @@ const childOutput = "BENCH_CHILD_OUTPUT"
 // runChildren runs each design in a child process (this program again), all at once, and collects the results
 // in the order of s.Designs.
 func runChildren(s settings) ([]design, error) {
-	dir, err := os.MkdirTemp("", "capv-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
+	out := make([]design, len(s.Designs))
 	errs := make([]error, len(s.Designs))
 	var wg sync.WaitGroup
 	for i, name := range s.Designs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.Command(os.Args[0])
-			cmd.Env = append(os.Environ(), "BENCH_DESIGNS="+name, childOutput+"="+filepath.Join(dir, name+".json"))
-			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-			if err := cmd.Run(); err != nil {
-				errs[i] = fmt.Errorf("design %s: %w", name, err)
-			}
+			errs[i] = runChild(name, &out[i])
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	return out, errors.Join(errs...)
+}
+
+// runChild runs this program again for one part of the benchmark (a design, or the memory run: BENCH_DESIGNS)
+// and decodes what it wrote into result.
+func runChild(part string, result any) error {
+	dir, err := os.MkdirTemp("", "capv-bench-")
+	if err != nil {
+		return err
 	}
-	out := make([]design, 0, len(s.Designs))
-	for _, name := range s.Designs {
-		b, err := os.ReadFile(filepath.Join(dir, name+".json"))
-		if err != nil {
-			return nil, err
-		}
-		var d design
-		if err := json.Unmarshal(b, &d); err != nil {
-			return nil, fmt.Errorf("design %s: %w", name, err)
-		}
-		out = append(out, d)
+	defer func() { _ = os.RemoveAll(dir) }()
+	file := filepath.Join(dir, part+".json")
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "BENCH_DESIGNS="+part, childOutput+"="+file)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w", part, err)
 	}
-	return out, nil
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, result); err != nil {
+		return fmt.Errorf("%s: %w", part, err)
+	}
+	return nil
 }
 
 // runDesign measures one design on a management cluster of its own.

@@ -18,10 +18,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,28 +32,6 @@ import (
 
 // memoryRun is the BENCH_DESIGNS value of the memory child.
 const memoryRun = "memory"
-
-// runMemoryChild runs the memory run in a child process and returns its steps.
-func runMemoryChild() ([]memoryStep, error) {
-	dir, err := os.MkdirTemp("", "capv-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	out := filepath.Join(dir, "memory.json")
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "BENCH_DESIGNS="+memoryRun, childOutput+"="+out)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("memory run: %w", err)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		return nil, err
-	}
-	var steps []memoryStep
-	return steps, json.Unmarshal(b, &steps)
-}
 
 // runMemory scales one MachineDeployment through s.Memory with the budgets off (the manager's and the
 // simulator's) and 1 s boots, and records the manager's peak RSS and CPU time with each count Running.

@@ -305,16 +305,23 @@ func TestBatchPolling(t *testing.T) {
 	g.Expect(e.sim.RequestCount("GET /api/v2/vm")).To(Equal(2))
 }
 
+// runningMachines makes n machines, worker-0 to worker-n-1, and reconciles each until its server runs.
+func runningMachines(t *testing.T, e *env, n int) []*scope.MachineScope {
+	t.Helper()
+	scopes := make([]*scope.MachineScope, n)
+	for i := range scopes {
+		scopes[i] = e.machineScope(t, fmt.Sprintf("worker-%d", i))
+		reconcileUntilRunning(t, e, scopes[i])
+	}
+	return scopes
+}
+
 // Machines whose servers run read the VM list alone: while nothing is being created, an account costs one
 // request per poll window, not two. A machine still waiting for its server reads the queue too.
 func TestRunningMachinesDoNotReadTheQueue(t *testing.T) {
 	g := NewWithT(t)
 	e := newEnv(t, vpsiesim.Options{BootDelay: -1})
-	scopes := make([]*scope.MachineScope, 5)
-	for i := range scopes {
-		scopes[i] = e.machineScope(t, fmt.Sprintf("worker-%d", i))
-		reconcileUntilRunning(t, e, scopes[i])
-	}
+	scopes := runningMachines(t, e, 5)
 	now := time.Now()
 	e.observer = &Observer{Window: 10 * time.Second, Now: func() time.Time { return now }}
 	e.sim.ResetCounters()
@@ -343,11 +350,7 @@ func TestRunningMachinesDoNotReadTheQueue(t *testing.T) {
 func TestDeletingMachinesShareTheSnapshot(t *testing.T) {
 	g := NewWithT(t)
 	e := newEnv(t, vpsiesim.Options{BootDelay: -1, DeleteDelay: time.Hour})
-	scopes := make([]*scope.MachineScope, 5)
-	for i := range scopes {
-		scopes[i] = e.machineScope(t, fmt.Sprintf("worker-%d", i))
-		reconcileUntilRunning(t, e, scopes[i])
-	}
+	scopes := runningMachines(t, e, 5)
 	now := time.Now()
 	tick := func() time.Time { now = now.Add(time.Millisecond); return now } // every reading of the clock moves it
 	e.observer = &Observer{Window: 10 * time.Second, Now: tick}
@@ -378,11 +381,7 @@ func TestPerMachinePollingComparisonMode(t *testing.T) {
 		t.Run(fmt.Sprintf("per machine: %t", perMachine), func(t *testing.T) {
 			g := NewWithT(t)
 			e := newEnv(t, vpsiesim.Options{BootDelay: -1})
-			scopes := make([]*scope.MachineScope, 4)
-			for i := range scopes {
-				scopes[i] = e.machineScope(t, fmt.Sprintf("worker-%d", i))
-				reconcileUntilRunning(t, e, scopes[i])
-			}
+			scopes := runningMachines(t, e, 4)
 			now := time.Now()
 			e.observer = &Observer{Window: 10 * time.Second, PerMachine: perMachine, Now: func() time.Time { return now }}
 			e.sim.ResetCounters()
@@ -414,11 +413,7 @@ func TestIdleAccountCostDoesNotGrowWithMachines(t *testing.T) {
 		t.Run(fmt.Sprintf("%d machines", n), func(t *testing.T) {
 			g := NewWithT(t)
 			e := newEnv(t, vpsiesim.Options{BootDelay: -1})
-			scopes := make([]*scope.MachineScope, n)
-			for i := range scopes {
-				scopes[i] = e.machineScope(t, fmt.Sprintf("worker-%d", i))
-				reconcileUntilRunning(t, e, scopes[i])
-			}
+			scopes := runningMachines(t, e, n)
 			start := time.Now()
 			now := start
 			e.observer = &Observer{Window: DefaultPollWindow, Now: func() time.Time { return now }}
