@@ -83,6 +83,16 @@ func (t *Tracker) sent(r *Request, requestedAt, answered time.Time, err error) {
 	}
 }
 
+// SentHere tells whether this process sent a create of the name whose resource it has not seen listed yet
+// (accepted, or with its outcome unknown). What then appears under the name is, but for a coincidence the
+// caller rules out (one resource of the name, not two), what that create made, carrying what it sent.
+func (t *Tracker) SentHere(account, kind, name string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.creates[key(&Request{Account: account, Kind: kind, Name: name})]
+	return ok
+}
+
 // gatewayAnswer tells whether a failed create was answered by VPSie's servers with an error status (an HTML
 // gateway page or a 5xx), as opposed to no answer at all.
 func gatewayAnswer(err error) bool {

@@ -123,3 +123,55 @@ func TestMovedClusterServersAreClaimed(t *testing.T) {
 	g.Expect(source.sim.RequestCount("POST /api/v2/vm/addtags")).To(Equal(1), "claimed once")
 	g.Expect(source.sim.RequestCount("POST /api/v2/vm")).To(Equal(1), "adopted, not created")
 }
+
+const getVMRoute = "GET /api/v2/vm/{identifier}"
+
+// The server this process's own create made is adopted without a GET of its tags (it carries the ones the
+// create sent): that GET was as many calls as the creates themselves. A process that did not send the create
+// (here: after a restart) reads them.
+func TestOwnCreateIsAdoptedWithoutReadingItsTags(t *testing.T) {
+	g := NewWithT(t)
+	e := newEnv(t, vpsiesim.Options{BootDelay: -1})
+	s := e.machineScope(t, "worker-1")
+	reconcileUntilRunning(t, e, s)
+	g.Expect(e.sim.RequestCount(getVMRoute)).To(BeZero(), "no tag read of our own server")
+	tags, err := e.observer.serverTags().Get(context.Background(), e.account, s.ServerIdentifier(), false)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(tags).To(ContainElement("capv-owner:mgmt-a"), "its tags are known all the same")
+	g.Expect(simTags(e, s.ServerIdentifier())).To(ContainElements(tags), "and they are the server's")
+
+	e.restart()
+	again := e.machineScope(t, "worker-1")
+	reconcileUntilRunning(t, e, again)
+	g.Expect(again.ServerIdentifier()).To(Equal(s.ServerIdentifier()))
+	g.Expect(e.sim.RequestCount(getVMRoute)).To(Equal(1), "adopting a server it did not create, a process reads its tags")
+}
+
+// A machine named before identities were recorded (its hostname does not hash one in) gets no shortcut: a
+// foreign server of the same name that VPSie hid at the lookup before our create, and shows before ours, is
+// read and left alone, and ours is adopted.
+func TestLegacyNamedMachineReadsTagsEvenAfterItsOwnCreate(t *testing.T) {
+	g := NewWithT(t)
+	e := newEnv(t, vpsiesim.Options{BootDelay: -1})
+	e.identity, e.manager = "", ""
+	s := e.machineScope(t, "worker-1")
+	e.sim.SetFaults(vpsiesim.Faults{PendingLag: 300 * time.Millisecond})
+	g.Expect(e.account.API.CreateVM(context.Background(), vpsie.CreateVMRequest{
+		ResourceIdentifier: vpsiesim.DefaultPlan, OSIdentifier: vpsiesim.DefaultImage, DcIdentifier: vpsiesim.DefaultDatacenter,
+		Hostname: s.Hostname(), Tags: []string{"capv-managed", "capv-owner:mgmt-z"},
+	})).To(Succeed())
+	e.sim.SetFaults(vpsiesim.Faults{PendingLag: 2 * time.Second}) // ours shows well after the foreign one
+
+	e.observer.Window = time.Millisecond
+	res, err := e.service(s).Reconcile(context.Background())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.Server).To(BeNil())
+	g.Expect(e.sim.RequestCount("POST /api/v2/vm")).To(Equal(2), "the foreign server was hidden: ours was created")
+
+	g.Eventually(func() string {
+		_, _ = e.service(s).Reconcile(context.Background()) // refused while only the foreign one shows
+		return s.ServerIdentifier()
+	}, 10*time.Second, 50*time.Millisecond).ShouldNot(BeEmpty())
+	g.Expect(simTags(e, s.ServerIdentifier())).NotTo(ContainElement("capv-owner:mgmt-z"), "ours was adopted, not the foreign one")
+	g.Expect(e.sim.VMsByHostname(s.Hostname())).To(HaveLen(2), "the foreign server is left alone")
+}

@@ -171,6 +171,9 @@ func (s *Service) Reconcile(ctx context.Context) (Result, error) {
 	}
 }
 
+// serverKind is the intent kind of servers.
+const serverKind = "server"
+
 // request is the server's create-or-adopt: its lookups read the shared snapshot (pending queue first, then
 // the complete VM list) and keep, in found, the live servers with the machine's hostname that the cluster's
 // identity owns. Servers or queued creates with the hostname that another management cluster owns are an
@@ -179,7 +182,7 @@ func (s *Service) Reconcile(ctx context.Context) (Result, error) {
 func (s *Service) request(hostname string, found *[]vpsie.VM, refuseForeign bool) intent.Request {
 	spec := s.scope.VPSieMachine.Spec
 	return intent.Request{
-		Kind:    "server",
+		Kind:    serverKind,
 		Account: s.scope.Account.Key,
 		Name:    hostname,
 		Fingerprint: services.Fingerprint(spec.Plan, spec.Image, s.scope.Datacenter(), s.scope.VPSieCluster.Spec.ProjectID,
@@ -199,6 +202,14 @@ func (s *Service) request(hostname string, found *[]vpsie.VM, refuseForeign bool
 			pending, err = s.oursPending(pending)
 			if err != nil && refuseForeign {
 				return intent.Observation{}, err
+			}
+			if len(vms) == 1 && s.scope.Identity() != "" && s.intents.SentHere(s.scope.Account.Key, serverKind, hostname) {
+				// The server this process's own create made: the lookup before that create showed nothing of
+				// the name, and a hostname that hashes our identity in is nobody else's, so it carries the
+				// tags the create sent and there is nothing to read (a GET per server, as much as the create
+				// itself). Two servers of the name, or a name without the identity (made before identities),
+				// and every one is read.
+				s.observer.serverTags().Set(s.scope.Account, string(vms[0].Identifier), s.scope.Tags())
 			}
 			if len(vms) > 0 {
 				if vms, err = s.ours(ctx, vms); err != nil && (refuseForeign || !errors.Is(err, services.ErrTerminal)) {
