@@ -281,3 +281,36 @@ func TestRestartedProcessStartsWithoutBurst(t *testing.T) {
 	g.Expect(cold.lim.TokensAt(time.Now().Add(500*time.Millisecond))).To(BeNumerically("~", 5, 1),
 		"and fills at the rate (10/s), not at once")
 }
+
+// Requests sent as fast as the account's limiter lets them never number more than the per-minute rate in any
+// minute (a token bucket alone sends its burst on top: 110 in the first minute at 100/min with a burst of 10),
+// and still go at the budget's rate: 250 take about two and a half minutes, not more.
+func TestLimiterNeverSpendsMoreThanTheBudgetInAMinute(t *testing.T) {
+	g := NewWithT(t)
+	a := newAccountLimiter("window-test", 100, 10, false)
+	start := time.Now()
+	at := start
+	var sends []time.Time
+	for range 250 {
+		r, ok := a.reserve(at)
+		g.Expect(ok).To(BeTrue())
+		at = r.at
+		sends = append(sends, at)
+	}
+	for i, s := range sends {
+		inMinute := 0
+		for _, o := range sends[:i+1] {
+			if s.Sub(o) < time.Minute {
+				inMinute++
+			}
+		}
+		g.Expect(inMinute).To(BeNumerically("<=", 100), "request %d: %d in the minute before it", i, inMinute)
+	}
+	g.Expect(sends[249].Sub(start)).To(BeNumerically("<", 160*time.Second), "the budget is spent, not wasted")
+
+	// A place given back is free for the next request.
+	next, _ := a.reserve(at)
+	next.cancel()
+	again, _ := a.reserve(at)
+	g.Expect(again.at).To(Equal(next.at))
+}

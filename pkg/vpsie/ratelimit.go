@@ -55,6 +55,12 @@ const (
 	// HTTP date read with a skewed clock) cannot silence an account for hours; the error
 	// returned to the caller still carries the full Retry-After.
 	maxHold = 5 * time.Minute
+	// budgetWindow is the span in which at most the per-minute rate of requests go: a minute,
+	// and a second for the clocks and the network between the provider and VPSie. A token
+	// bucket alone lets a full burst go on top of a minute's rate (110 in the first minute at
+	// 100/min with a burst of 10): the 429s VPSie answers to an account that spends its
+	// budget evenly, whether it counts in fixed or sliding minutes.
+	budgetWindow = 61 * time.Second
 )
 
 // accountLimiter is one account's request budget: a token bucket whose rate adapts to 429s,
@@ -71,6 +77,7 @@ type accountLimiter struct {
 	lastDecrease time.Time
 	lastChange   time.Time // last 429 or increase: the quiet period is measured from here
 	notBefore    time.Time
+	sends        []*time.Time // when the latest requests go (or went), in order; see budgetWindow
 }
 
 func newAccountLimiter(key string, perMinute float64, burst int, startEmpty bool) *accountLimiter {
@@ -198,16 +205,17 @@ func (c *Client) waitForBudget(ctx context.Context, op string, honourHold bool) 
 			return contextError(op, err, nil)
 		}
 	}
-	r := c.limiter.lim.Reserve()
-	if !r.OK() {
+	now := time.Now()
+	r, ok := c.limiter.reserve(now)
+	if !ok {
 		return &Error{Operation: op, Class: ClassRateLimited, Message: "client-side rate limit cannot serve a request"}
 	}
-	d := r.Delay()
+	d := r.at.Sub(now)
 	if d <= 0 {
 		return nil
 	}
-	if d > c.maxWait || exceedsDeadline(ctx, time.Now(), d) {
-		r.Cancel()
+	if d > c.maxWait || exceedsDeadline(ctx, now, d) {
+		r.cancel()
 		return &Error{Operation: op, Class: ClassRateLimited, RetryAfter: d,
 			Message: "client-side request budget exhausted"}
 	}
@@ -219,9 +227,58 @@ func (c *Client) waitForBudget(ctx context.Context, op string, honourHold bool) 
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		r.Cancel()
+		r.cancel()
 		return contextError(op, ctx.Err(), nil)
 	}
+}
+
+// reservation is one request's place in the account's budget: when it may go.
+type reservation struct {
+	at     time.Time
+	cancel func() // gives the place back, for a request that will not go
+}
+
+// reserve takes a place for one request wanted at now: the token bucket's time, or later when
+// the requests of the last budgetWindow already number the per-minute rate (never more than a
+// minute's rate in a minute, however the bucket's burst and rate add up).
+func (a *accountLimiter) reserve(now time.Time) (reservation, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := a.lim.ReserveN(now, 1)
+	if !r.OK() {
+		return reservation{}, false
+	}
+	at := now.Add(r.DelayFrom(now))
+	for len(a.sends) > 0 && !a.sends[0].Add(budgetWindow).After(now) {
+		a.sends = a.sends[1:] // out of every window from now on
+	}
+	perWindow := max(1, int(a.current*60))
+	if n := len(a.sends); n >= perWindow {
+		at = maxTime(at, a.sends[n-perWindow].Add(budgetWindow))
+	}
+	if n := len(a.sends); n > 0 {
+		at = maxTime(at, *a.sends[n-1]) // in order, so the window test above reads the right one
+	}
+	place := &at
+	a.sends = append(a.sends, place)
+	return reservation{at: at, cancel: func() {
+		r.CancelAt(now)
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for i, p := range a.sends {
+			if p == place {
+				a.sends = append(a.sends[:i], a.sends[i+1:]...)
+				return
+			}
+		}
+	}}, true
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // exceedsDeadline reports whether waiting d from now would end after ctx's deadline.
