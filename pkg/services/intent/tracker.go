@@ -105,6 +105,12 @@ type Request struct {
 	Fingerprint string
 	// Intent is where the object records the intent (a field of its status).
 	Intent **infrav1.CreateIntent
+	// ObjectCreated is when the object came to be (its creationTimestamp). Every create made for it since was
+	// preceded by its intent, so while it records none, nothing of the name was made for it, and a lookup that
+	// started after it shows what there is to adopt as well as one that starts now: the first create of a new
+	// object may rest on a shared snapshot instead of a list of its own (one per create, in a scale-up). Zero
+	// makes every create wait for a lookup that starts at the create.
+	ObjectCreated time.Time
 	// Persist writes the object now and returns once the API server confirmed it.
 	Persist func(ctx context.Context) error
 	// Lookup looks the name up.
@@ -196,6 +202,9 @@ func (t *Tracker) Ensure(ctx context.Context, r Request) (Outcome, error) {
 	}
 	cur := t.current(&r)
 	threshold := start
+	if !r.ObjectCreated.IsZero() && r.ObjectCreated.Before(start) {
+		threshold = r.ObjectCreated
+	}
 	if cur != nil {
 		if cur.IsAccepted() {
 			return Outcome{Phase: Accepted, Since: cur.RequestedAt.Time}, nil
@@ -207,7 +216,8 @@ func (t *Tracker) Ensure(ctx context.Context, r Request) (Outcome, error) {
 	} else if err := t.refused(&r, start); err != nil {
 		return Outcome{}, err
 	}
-	// About to create: absence must be shown by reads that started now, never by an older snapshot.
+	// About to create: absence must be shown by reads that started late enough — now, or (the first create of
+	// an object) after the object came to be — never by an older snapshot.
 	if obs.Since.Before(threshold) {
 		if obs, err = t.lookup(ctx, &r, true); err != nil {
 			return Outcome{}, err

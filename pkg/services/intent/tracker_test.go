@@ -337,3 +337,43 @@ func accepted(t time.Time) *infrav1.CreateIntent {
 func uncertain(t time.Time) *infrav1.CreateIntent {
 	return &infrav1.CreateIntent{Name: "worker-1", RequestedAt: metav1.NewTime(t)}
 }
+
+// The first create of an object may rest on a shared lookup that started after the object came to be:
+// nothing of the name was made for it before its first intent. A lookup older than the object, or an object
+// that does not say when it came to be, makes the Tracker look again before creating.
+func TestFirstCreateRestsOnALookupSinceTheObjectExisted(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	snapshotAt := now.Add(-5 * time.Second)
+	for _, tc := range []struct {
+		name      string
+		created   time.Time
+		wantFresh int
+	}{
+		{name: "object older than the snapshot", created: now.Add(-time.Minute), wantFresh: 0},
+		{name: "object newer than the snapshot", created: now.Add(-time.Second), wantFresh: 1},
+		{name: "object's age unknown", wantFresh: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			fresh, creates := 0, 0
+			var in *infrav1.CreateIntent
+			tr := &Tracker{Now: func() time.Time { return now }}
+			out, err := tr.Ensure(context.Background(), Request{
+				Kind: "server", Account: "acct", Name: "worker-1", Intent: &in, ObjectCreated: tc.created,
+				Persist: func(context.Context) error { return nil },
+				Lookup: func(_ context.Context, f bool) (Observation, error) {
+					if f {
+						fresh++
+						return Observation{Sight: Absent, Since: now}, nil
+					}
+					return Observation{Sight: Absent, Since: snapshotAt}, nil
+				},
+				Create: func(context.Context) error { creates++; return nil },
+			})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(out.Phase).To(Equal(Created))
+			g.Expect(fresh).To(Equal(tc.wantFresh), "lookups of its own before the create")
+			g.Expect(creates).To(Equal(1))
+		})
+	}
+}

@@ -187,8 +187,9 @@ func (s *Service) request(hostname string, found *[]vpsie.VM, refuseForeign bool
 		Name:    hostname,
 		Fingerprint: services.Fingerprint(spec.Plan, spec.Image, s.scope.Datacenter(), s.scope.VPSieCluster.Spec.ProjectID,
 			strings.Join(s.scope.SSHKeyIdentifiers(), ","), strings.Join(s.scope.Tags(), ",")),
-		Intent:  &s.scope.VPSieMachine.Status.CreateIntent,
-		Persist: s.scope.PatchNow,
+		Intent:        &s.scope.VPSieMachine.Status.CreateIntent,
+		ObjectCreated: s.scope.VPSieMachine.CreationTimestamp.Time,
+		Persist:       s.scope.PatchNow,
 		Lookup: func(ctx context.Context, fresh bool) (intent.Observation, error) {
 			get := s.observer.Snapshot
 			if fresh {
