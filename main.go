@@ -64,6 +64,7 @@ type options struct {
 	manager              capiflags.ManagerOptions
 	logs                 *logs.Options
 	healthAddr           string
+	profilerAddress      string
 	leaderElect          bool
 	leaderElectionLease  time.Duration
 	leaderElectionRenew  time.Duration
@@ -112,6 +113,8 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 		"How long candidates wait between tries of leadership actions.")
 	fs.StringVar(&o.watchNamespace, "namespace", "",
 		"Namespace the manager watches for objects. Empty means all namespaces.")
+	fs.StringVar(&o.profilerAddress, "profiler-address", "",
+		"Bind address of the pprof profiler (e.g. localhost:6060). Empty turns it off.")
 	fs.DurationVar(&o.syncPeriod, "sync-period", 10*time.Minute,
 		"The minimum interval at which watched objects are reconciled again.")
 	fs.DurationVar(&o.gracefulShutdownTime, "graceful-shutdown-timeout", 30*time.Second,
@@ -226,6 +229,7 @@ func run(opts *options) error {
 		Scheme:                  scheme,
 		Metrics:                 *metricsOptions,
 		HealthProbeBindAddress:  opts.healthAddr,
+		PprofBindAddress:        opts.profilerAddress,
 		LeaderElection:          opts.leaderElect,
 		LeaderElectionID:        "controller-leader-election-capvpsie",
 		LeaseDuration:           &opts.leaderElectionLease,

@@ -28,13 +28,15 @@ limitations under the License.
 //	BENCH_BOOT    the simulator's boot delay (default 30s)
 //	BENCH_DELETE  how long a deleted server stays listed (default 5s)
 //	BENCH_BUDGET  the simulator's requests per minute (default 100, VPSie's)
-//	BENCH_DESIGNS shared,per-machine (default both)
+//	BENCH_DESIGNS shared,per-machine (default both; none: the memory run alone)
 //	BENCH_MEMORY  machine counts of the memory run, budgets off and 1 s boots (default 100,300,1000; 0 skips it)
+//	BENCH_PROFILE an address (127.0.0.1:6061) for the memory run's manager to serve pprof on; its heap profile at
+//	              the last count goes to bin/bench-heap.pprof
 //
-// Each design runs in a process of its own, at the same time as the other (Cluster API's controllers start
-// once per process, and the idle phases dominate the run's length); each has its own management cluster,
-// simulator and budget. It prints one table and writes it as JSON to bin/bench.json. Goals are printed as PASS or FAIL lines; nothing
-// is asserted: this is a measurement, outside make test.
+// Each design at each N runs in a process of its own, with its own management cluster, simulator and budget,
+// and so does the memory run; all of them at once, their busy phases sharing the machine's two cores under a
+// schedule (schedule.go). It prints one table and writes it as JSON to bin/bench.json. Goals are printed as
+// PASS or FAIL lines; nothing is asserted: this is a measurement, outside make test.
 package main
 
 import (
@@ -116,38 +118,15 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	if out := os.Getenv(childOutput); out != "" && os.Getenv("BENCH_DESIGNS") == memoryRun {
-		steps, err := runMemory(s)
-		if err != nil {
-			fail(fmt.Errorf("memory run: %w", err))
-		}
-		if err := writeFile(out, steps); err != nil {
-			fail(err)
-		}
-		return
-	}
-	if out := os.Getenv(childOutput); out != "" {
-		// A child: one design, its result to the file the parent named.
-		d, err := runDesign(s, s.Designs[0])
-		if err != nil {
-			fail(fmt.Errorf("design %s: %w", s.Designs[0], err))
-		}
-		if err := writeFile(out, d); err != nil {
-			fail(err)
+	if part := os.Getenv(partEnv); part != "" {
+		if err := runPart(s, part, os.Getenv(childOutput)); err != nil {
+			fail(fmt.Errorf("%s: %w", part, err))
 		}
 		return
 	}
 	rep := report{Settings: s}
-	designs, err := runChildren(s)
-	if err != nil {
+	if rep.Designs, rep.Memory, err = runParts(s); err != nil {
 		fail(err)
-	}
-	rep.Designs = designs
-	if len(s.Memory) > 0 {
-		// After the designs, alone: a thousand machines would distort their timings.
-		if err := runChild(memoryRun, &rep.Memory); err != nil {
-			fail(err)
-		}
 	}
 	rep.Goals = goals(rep)
 	printTable(rep)
@@ -156,39 +135,109 @@ func main() {
 	}
 }
 
-// childOutput names, in a child's environment, the file it writes its design's result to.
-const childOutput = "BENCH_CHILD_OUTPUT"
+// In a child's environment: partEnv names its part ("<design>/<N>" or "memory"), childOutput the file it
+// writes its result to.
+const (
+	partEnv     = "BENCH_PART"
+	childOutput = "BENCH_CHILD_OUTPUT"
+)
 
-// runChildren runs each design in a child process (this program again), all at once, and collects the results
-// in the order of s.Designs.
-func runChildren(s settings) ([]design, error) {
-	out := make([]design, len(s.Designs))
-	errs := make([]error, len(s.Designs))
+// slots is how many busy phases run at once: the machine's two cores.
+const slots = 2
+
+// runPart is a child's work: one design at one N, or the memory run.
+func runPart(s settings, part, out string) error {
+	if part == memoryRun {
+		steps, err := runMemory(s)
+		if err != nil {
+			return err
+		}
+		return writeFile(out, steps)
+	}
+	name, count, _ := strings.Cut(part, "/")
+	n, err := strconv.Atoi(count)
+	if err != nil {
+		return fmt.Errorf("part %q: %w", part, err)
+	}
+	l, err := runDesign(s, name, n)
+	if err != nil {
+		return err
+	}
+	return writeFile(out, l)
+}
+
+// runParts runs every part in a child process (this program again), all at once under one schedule (see
+// schedule.go), and collects the results in the order of the settings.
+func runParts(s settings) ([]design, []memoryStep, error) {
+	designs := make([]design, len(s.Designs))
+	sched := newSchedule(slots, len(s.Designs)*len(s.Ns))
 	var wg sync.WaitGroup
-	for i, name := range s.Designs {
+	var mu sync.Mutex
+	var errs []error
+	run := func(part string, designPart bool, result any) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = runChild(name, &out[i])
+			if err := runChild(part, sched, designPart, result); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
 		}()
 	}
+	for i, name := range s.Designs {
+		designs[i] = design{Name: name, Lifecycles: make([]lifecycle, len(s.Ns))}
+		for j, n := range s.Ns {
+			run(fmt.Sprintf("%s/%d", name, n), true, &designs[i].Lifecycles[j])
+		}
+	}
+	var memory []memoryStep
+	if len(s.Memory) > 0 {
+		run(memoryRun, false, &memory)
+	}
 	wg.Wait()
-	return out, errors.Join(errs...)
+	return designs, memory, errors.Join(errs...)
 }
 
-// runChild runs this program again for one part of the benchmark (a design, or the memory run: BENCH_DESIGNS)
-// and decodes what it wrote into result.
-func runChild(part string, result any) error {
+// runChild runs this program again for one part and decodes what it wrote into result. The child reaches the
+// schedule through two pipes, its file descriptors 3 and 4.
+func runChild(part string, sched *schedule, designPart bool, result any) error {
 	dir, err := os.MkdirTemp("", "capv-bench-")
 	if err != nil {
 		return err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	file := filepath.Join(dir, part+".json")
+	file := filepath.Join(dir, "result.json")
+	requestsR, requestsW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	grantsR, grantsW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "BENCH_DESIGNS="+part, childOutput+"="+file)
+	cmd.Env = append(os.Environ(), partEnv+"="+part, childOutput+"="+file, scheduledEnv+"=1")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
+	cmd.ExtraFiles = []*os.File{requestsW, grantsR}
+	err = cmd.Start()
+	_ = requestsW.Close() // the child holds its own copies: the schedule sees EOF when it ends
+	_ = grantsR.Close()
+	if err != nil {
+		_ = requestsR.Close()
+		_ = grantsW.Close()
+		return fmt.Errorf("%s: %w", part, err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		sched.serve(requestsR, grantsW, designPart)
+	}()
+	err = cmd.Wait()
+	<-served
+	_ = requestsR.Close()
+	_ = grantsW.Close()
+	if err != nil {
 		return fmt.Errorf("%s: %w", part, err)
 	}
 	b, err := os.ReadFile(file)
@@ -201,15 +250,27 @@ func runChild(part string, result any) error {
 	return nil
 }
 
-// runDesign measures one design on a management cluster of its own.
-func runDesign(s settings, name string) (design, error) {
-	h, err := e2e.Start(e2e.Options{BootDelay: s.Boot, DeleteDelay: s.Delete, ProductionDefaults: true,
-		Logf: func(format string, args ...any) { logf(name, format, args...) }})
-	if err != nil {
-		return design{}, err
+// runDesign measures one design at one N on a management cluster of its own.
+func runDesign(s settings, name string, n int) (lifecycle, error) {
+	part := fmt.Sprintf("%s/%d", name, n)
+	var h *e2e.Harness
+	err := busy(phaseStart, func() error {
+		var err error
+		h, err = e2e.Start(e2e.Options{BootDelay: s.Boot, DeleteDelay: s.Delete, ProductionDefaults: true,
+			Logf: func(format string, args ...any) { logf(part, format, args...) }})
+		if err != nil || name != "per-machine" {
+			return err
+		}
+		h.Provider.SetExtraFlags([]string{"--per-machine-polling"})
+		return h.RestartProvider()
+	})
+	if h != nil {
+		defer h.Stop()
 	}
-	defer h.Stop()
-	return run(h, s, name)
+	if err != nil {
+		return lifecycle{}, err
+	}
+	return run(h, s, part, n)
 }
 
 func fail(err error) {
@@ -245,7 +306,11 @@ func readSettings() (settings, error) {
 		}
 		s.Budget = n
 	}
-	if v := os.Getenv("BENCH_DESIGNS"); v != "" && v != memoryRun {
+	switch v := os.Getenv("BENCH_DESIGNS"); v {
+	case "":
+	case "none":
+		s.Designs = nil
+	default:
 		s.Designs = strings.Split(v, ",")
 	}
 	s.Memory = []int{100, 300, 1000}
@@ -282,90 +347,87 @@ func counts(env, v string) ([]int, error) {
 	return out, nil
 }
 
-// run measures every N in one design.
-func run(h *e2e.Harness, s settings, name string) (design, error) {
-	logf := func(format string, args ...any) { logf(name, format, args...) }
-	if name == "per-machine" {
-		h.Provider.SetExtraFlags([]string{"--per-machine-polling"})
-		if err := h.RestartProvider(); err != nil {
-			return design{}, err
-		}
-	}
+// run measures one N: scale up, idle, scale down.
+func run(h *e2e.Harness, s settings, part string, n int) (lifecycle, error) {
+	logf := func(format string, args ...any) { logf(part, format, args...) }
 	h.Sim.SetFaults(vpsiesim.Faults{RateLimit: s.Budget, RateLimitWindow: time.Minute})
 
 	ctx := context.Background()
-	ns, err := h.CreateNamespace(ctx, "bench-"+name)
+	ns, err := h.CreateNamespace(ctx, "bench")
 	if err != nil {
-		return design{}, err
+		return lifecycle{}, err
 	}
 	c, err := h.CreateCluster(ctx, ns, "bench", e2e.ClusterOptions{})
 	if err != nil {
-		return design{}, err
+		return lifecycle{}, err
 	}
 	if err := h.MarkControlPlaneInitialized(ctx, c); err != nil {
-		return design{}, err
+		return lifecycle{}, err
 	}
 	md, err := h.CreateMachineDeployment(ctx, c, "pool", ptr.To[int32](0), nil)
 	if err != nil {
-		return design{}, err
+		return lifecycle{}, err
 	}
-	d := design{Name: name}
 	budget := float64(s.Budget)
-	var lastEnd time.Time
-	for i, n := range s.Ns {
-		if i > 0 {
-			// Each N starts on a fresh minute of budget: the previous scale-down spent it.
-			time.Sleep(time.Until(lastEnd.Add(time.Minute)))
-		}
-		l := lifecycle{N: n, ByRoute: map[string]int{},
-			UpFloorSeconds:   float64(n)/budget*60 + s.Boot.Seconds(),
-			DownFloorSeconds: float64(n)/budget*60 + s.Delete.Seconds()}
-		// Generous: twice the floor of the slowest step, and the harness's own margin.
-		timeout := time.Duration(4*max(l.UpFloorSeconds, l.DownFloorSeconds))*time.Second + 3*time.Minute
+	l := lifecycle{N: n, ByRoute: map[string]int{},
+		UpFloorSeconds:   float64(n)/budget*60 + s.Boot.Seconds(),
+		DownFloorSeconds: float64(n)/budget*60 + s.Delete.Seconds()}
+	// Generous: four times the floor of the slowest step, and the harness's own margin.
+	timeout := time.Duration(4*max(l.UpFloorSeconds, l.DownFloorSeconds))*time.Second + 3*time.Minute
 
+	var upStart, upEnd, idleEnd, downEnd time.Time
+	err = busy(phaseUp, func() error {
 		logf("scaling to %d", n)
-		upStart := time.Now()
+		upStart = time.Now()
 		if err := h.ScaleMachineDeployment(ctx, md, int32(n)); err != nil {
-			return d, err
+			return err
 		}
 		if _, err := h.WaitMachinesRunningWithin(ctx, c, "", n, timeout); err != nil {
-			return d, fmt.Errorf("scaling to %d: %w", n, err)
+			return fmt.Errorf("scaling to %d: %w", n, err)
 		}
-		upEnd := time.Now()
-		l.UpSeconds = upEnd.Sub(upStart).Seconds()
+		upEnd = time.Now()
+		return nil
+	})
+	if err != nil {
+		return l, err
+	}
+	l.UpSeconds = upEnd.Sub(upStart).Seconds()
+	logf("%d machines Running after %.1fs; idle for %s", n, l.UpSeconds, s.Idle)
+	time.Sleep(s.Idle)
 
-		logf("%d machines Running after %.1fs; idle for %s", n, l.UpSeconds, s.Idle)
-		time.Sleep(s.Idle)
-		idleEnd := time.Now()
-
+	err = busy(phaseDown, func() error {
 		logf("scaling to 0")
+		idleEnd = time.Now()
 		if err := h.ScaleMachineDeployment(ctx, md, 0); err != nil {
-			return d, err
+			return err
 		}
 		if _, err := h.WaitMachinesRunningWithin(ctx, c, "", 0, timeout); err != nil {
-			return d, fmt.Errorf("scaling %d to 0: %w", n, err)
+			return fmt.Errorf("scaling %d to 0: %w", n, err)
 		}
-		downEnd := time.Now()
-		l.DownSeconds = downEnd.Sub(idleEnd).Seconds()
-		logf("all gone after %.1fs", l.DownSeconds)
-
-		up, idle, down := between(h, upStart, upEnd), between(h, upEnd, idleEnd), between(h, idleEnd, downEnd)
-		l.CallsUp, l.CallsDown = len(up), len(down)
-		l.CallsPerMachine = float64(len(up)+len(down)) / float64(n)
-		if s.Idle > 0 {
-			l.IdlePerMinute = float64(len(idle)) / s.Idle.Minutes()
-		}
-		for _, r := range append(append(up, idle...), down...) {
-			l.ByRoute[r.Route]++
-			if r.Outcome == "429" {
-				l.RateLimited++
-			}
-		}
-		l.ManagerPeakRSSMiB = peakRSSMiB(h.Provider.PID())
-		d.Lifecycles = append(d.Lifecycles, l)
-		lastEnd = downEnd
+		downEnd = time.Now()
+		return nil
+	})
+	if err != nil {
+		return l, err
 	}
-	return d, nil
+	l.DownSeconds = downEnd.Sub(idleEnd).Seconds()
+	logf("all gone after %.1fs", l.DownSeconds)
+
+	// The idle figure is the time between the phases, which includes any wait for a slot to scale down.
+	up, idle, down := between(h, upStart, upEnd), between(h, upEnd, idleEnd), between(h, idleEnd, downEnd)
+	l.CallsUp, l.CallsDown = len(up), len(down)
+	l.CallsPerMachine = float64(len(up)+len(down)) / float64(n)
+	if idleFor := idleEnd.Sub(upEnd); idleFor > 0 && s.Idle > 0 {
+		l.IdlePerMinute = float64(len(idle)) / idleFor.Minutes()
+	}
+	for _, r := range append(append(up, idle...), down...) {
+		l.ByRoute[r.Route]++
+		if r.Outcome == "429" {
+			l.RateLimited++
+		}
+	}
+	l.ManagerPeakRSSMiB = peakRSSMiB(h.Provider.PID())
+	return l, nil
 }
 
 // between are the simulator's requests that arrived in [from, to).

@@ -19,6 +19,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -30,22 +32,43 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/test/e2e"
 )
 
-// memoryRun is the BENCH_DESIGNS value of the memory child.
+// memoryRun is the memory child's part.
 const memoryRun = "memory"
 
 // runMemory scales one MachineDeployment through s.Memory with the budgets off (the manager's and the
 // simulator's) and 1 s boots, and records the manager's peak RSS and CPU time with each count Running.
 func runMemory(s settings) ([]memoryStep, error) {
 	logf := func(format string, args ...any) { logf(memoryRun, format, args...) }
-	h, err := e2e.Start(e2e.Options{BootDelay: time.Second, ProductionDefaults: true, Logf: logf})
+	var h *e2e.Harness
+	err := busy(phaseStart, func() error {
+		var err error
+		if h, err = e2e.Start(e2e.Options{BootDelay: time.Second, ProductionDefaults: true, Logf: logf}); err != nil {
+			return err
+		}
+		flags := []string{"--vpsie-api-requests-per-minute", "60000", "--vpsie-api-burst", "1000"}
+		if profile := os.Getenv("BENCH_PROFILE"); profile != "" {
+			flags = append(flags, "--profiler-address", profile)
+		}
+		h.Provider.SetExtraFlags(flags)
+		return h.RestartProvider()
+	})
+	if h != nil {
+		defer h.Stop()
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer h.Stop()
-	h.Provider.SetExtraFlags([]string{"--vpsie-api-requests-per-minute", "60000", "--vpsie-api-burst", "1000"})
-	if err := h.RestartProvider(); err != nil {
-		return nil, err
-	}
+	var steps []memoryStep
+	err = busy(phaseMemory, func() error {
+		var err error
+		steps, err = memorySteps(h, s, logf)
+		return err
+	})
+	return steps, err
+}
+
+// memorySteps brings the counts of s.Memory up, one after the other, recording the footprint at each.
+func memorySteps(h *e2e.Harness, s settings, logf func(string, ...any)) ([]memoryStep, error) {
 	ctx := context.Background()
 	ns, err := h.CreateNamespace(ctx, "bench-memory")
 	if err != nil {
@@ -77,6 +100,11 @@ func runMemory(s settings) ([]memoryStep, error) {
 		logf("%d machines Running after %.0fs: peak RSS %.1f MiB, %.1f CPU seconds", n, step.UpSeconds, step.PeakRSSMiB, step.CPUSeconds)
 		steps = append(steps, step)
 	}
+	if profile := os.Getenv("BENCH_PROFILE"); profile != "" {
+		if err := saveHeapProfile(profile, filepath.Join("bin", "bench-heap.pprof")); err != nil {
+			logf("no heap profile: %v", err)
+		}
+	}
 	return steps, nil
 }
 
@@ -107,4 +135,29 @@ func cpuSeconds(pid int) float64 {
 	stime, _ := strconv.ParseFloat(f[12], 64) // field 15
 	const clockTicks = 100                    // USER_HZ on Linux
 	return (utime + stime) / clockTicks
+}
+
+// saveHeapProfile writes the manager's heap profile (BENCH_PROFILE: its --profiler-address) to path, for
+// go tool pprof.
+func saveHeapProfile(address, path string) error {
+	resp, err := http.Get("http://" + address + "/debug/pprof/heap")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profiler answered %s", resp.Status)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
