@@ -119,6 +119,10 @@ type accountState struct {
 	fetch sync.Mutex
 	mu    sync.Mutex
 	snap  *Snapshot
+	// queueAsked is when a caller last needed the pending queue: while creates are under way (a caller needed
+	// it in the last two windows), every refresh reads it, so that a machine watching its booting server and one about to create do not each need a
+	// snapshot of their own within one window.
+	queueAsked time.Time
 }
 
 var snapshotsFetched = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -187,6 +191,29 @@ func (o *Observer) Server(ctx context.Context, account *scope.Account, id string
 	return nil, nil
 }
 
+// UntilRefresh is how long until the account's shared snapshot is due for a refresh: a machine waiting for its
+// server to appear or boot looks again then, and so sees each new list as soon as one is taken instead of up
+// to a poll later (the list costs the same: one per window, whoever asks first). At most limit; limit when
+// there is no snapshot, or in the per-machine comparison mode, which reads no shared list.
+func (o *Observer) UntilRefresh(account *scope.Account, limit time.Duration) time.Duration {
+	if o.PerMachine {
+		return limit
+	}
+	st := o.state(account.Key)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.snap == nil {
+		return limit
+	}
+	// Just after it: the first machine to look then takes the new list, the others share it.
+	d := st.snap.Taken.Add(o.window()).Sub(o.now()) + refreshSlack
+	return min(limit, max(d, refreshSlack))
+}
+
+// refreshSlack is how long after a snapshot's expiry waiting machines look again; the lower bound of their
+// wait, too, so that a machine that looks while a refresh is due does not spin.
+const refreshSlack = 100 * time.Millisecond
+
 // Snapshot returns the account's snapshot with its queue if it is younger than the poll window, else a new one.
 func (o *Observer) Snapshot(ctx context.Context, account *scope.Account) (*Snapshot, error) {
 	return o.get(ctx, account, time.Time{}, true, 0)
@@ -202,6 +229,11 @@ func (o *Observer) Fresh(ctx context.Context, account *scope.Account) (*Snapshot
 // queue if asked; a new one reads the queue only if asked.
 func (o *Observer) get(ctx context.Context, account *scope.Account, notBefore time.Time, queue bool, maxAge time.Duration) (*Snapshot, error) {
 	st := o.state(account.Key)
+	if queue {
+		st.mu.Lock()
+		st.queueAsked = o.now()
+		st.mu.Unlock()
+	}
 	usable := func() *Snapshot {
 		st.mu.Lock()
 		defer st.mu.Unlock()
@@ -228,6 +260,9 @@ func (o *Observer) get(ctx context.Context, account *scope.Account, notBefore ti
 	// The pending queue first, then the list: a server that leaves the queue between the two reads is then
 	// in the list (the other order would miss it in both).
 	taken := o.now()
+	st.mu.Lock()
+	queue = queue || taken.Sub(st.queueAsked) < 2*o.window() // waiting creators look about once a window
+	st.mu.Unlock()
 	var pending []vpsie.PendingVM
 	if queue {
 		var err error

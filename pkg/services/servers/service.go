@@ -370,7 +370,7 @@ func (s *Service) booting(vm *vpsie.VM) Result {
 		Type: infrav1.ServerReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.BootingReason,
 		Message: "server " + string(vm.Identifier) + " is booting",
 	})
-	return Result{RequeueAfter: s.timing.Poll}
+	return Result{RequeueAfter: s.nextLook()}
 }
 
 // wasUp tells whether the machine's server was seen up (or stopped after being up) before.
@@ -413,7 +413,13 @@ func (s *Service) pending(message string) Result {
 	conditions.Set(s.scope.VPSieMachine, metav1.Condition{
 		Type: infrav1.ServerReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.PendingReason, Message: message,
 	})
-	return Result{RequeueAfter: s.timing.Poll}
+	return Result{RequeueAfter: s.nextLook()}
+}
+
+// nextLook is when a machine waiting for its server looks again: when the next shared list is due, at most a
+// poll interval.
+func (s *Service) nextLook() time.Duration {
+	return s.observer.UntilRefresh(s.scope.Account, s.timing.Poll)
 }
 
 // waitForAccepted reports a server VPSie accepted and does not show yet. The message names the time of the

@@ -458,3 +458,65 @@ func TestDeleteIsNotResentFromAStaleObject(t *testing.T) {
 	g.Expect(done).To(BeFalse())
 	g.Expect(e.sim.RequestCount("DELETE /api/v2/vm")).To(Equal(1), "one delete per server")
 }
+
+// A machine waiting for its server looks again when the account's next list is due, not a whole poll after
+// its own look: it sees the new list as soon as one is taken.
+func TestWaitingMachinesLookWhenTheNextListIsDue(t *testing.T) {
+	g := NewWithT(t)
+	// Created, then listed unpowered (booting) for the whole test.
+	e := newEnv(t, vpsiesim.Options{BootDelay: -1, Faults: vpsiesim.Faults{BootListedUnpowered: time.Hour}})
+	now := time.Now()
+	e.observer = &Observer{Window: 10 * time.Second, Now: func() time.Time { return now }}
+	e.intents.Now = func() time.Time { return now }
+	s := e.machineScope(t, "worker-1")
+	res, err := e.service(s).Reconcile(context.Background())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.RequeueAfter).To(Equal(DefaultPollInterval), "the list was just taken: the next is a window away, at most a poll")
+
+	now = now.Add(4 * time.Second) // the same list serves this look
+	res, err = e.service(s).Reconcile(context.Background())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.RequeueAfter).To(Equal(6*time.Second+refreshSlack), "looks again when the next list is due")
+
+	g.Eventually(func() infrav1.ServerState {
+		now = now.Add(10*time.Second + refreshSlack)
+		_, err := e.service(s).Reconcile(context.Background())
+		g.Expect(err).NotTo(HaveOccurred())
+		return s.VPSieMachine.Status.ServerState
+	}, 5*time.Second, 10*time.Millisecond).Should(Equal(infrav1.ServerStateBooting))
+	now = now.Add(9 * time.Second)
+	res, err = e.service(s).Reconcile(context.Background())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.RequeueAfter).To(Equal(time.Second+refreshSlack), "a booting server too")
+
+	e.observer.PerMachine = true
+	g.Expect(e.observer.UntilRefresh(e.account, 7*time.Second)).To(Equal(7*time.Second), "per-machine polling reads no shared list")
+	now = now.Add(time.Hour)
+	e.observer.PerMachine = false
+	g.Expect(e.observer.UntilRefresh(e.account, 7*time.Second)).To(Equal(refreshSlack), "a list long due: look again soon, never at once")
+}
+
+// While a create is under way, every refresh of the account's list reads the queue with it: a machine
+// watching its booting server and one about to create share one snapshot, not two of their own.
+func TestRefreshesReadTheQueueWhileCreatesAreUnderWay(t *testing.T) {
+	g := NewWithT(t)
+	e := newEnv(t, vpsiesim.Options{BootDelay: -1})
+	now := time.Now()
+	e.observer = &Observer{Window: 10 * time.Second, Now: func() time.Time { return now }}
+	_, err := e.observer.Snapshot(context.Background(), e.account) // a create's lookup
+	g.Expect(err).NotTo(HaveOccurred())
+	e.sim.ResetCounters()
+
+	now = now.Add(10*time.Second + refreshSlack)
+	_, err = e.observer.Server(context.Background(), e.account, "some-booting-server", 0) // refreshes, queue included
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = e.observer.Snapshot(context.Background(), e.account) // served by the same snapshot
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(e.sim.RequestCount("GET /api/v2/vm")).To(Equal(1))
+	g.Expect(e.sim.RequestCount("GET /apps/v2/vm/pending")).To(Equal(1))
+
+	now = now.Add(time.Minute) // no create for two windows: lists alone again
+	_, err = e.observer.Server(context.Background(), e.account, "some-booting-server", 0)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(e.sim.RequestCount("GET /apps/v2/vm/pending")).To(Equal(1))
+}
