@@ -46,7 +46,7 @@ func (s *Service) Delete(ctx context.Context) (done bool, requeueAfter time.Dura
 	for _, vm := range found {
 		targets = append(targets, string(vm.Identifier))
 	}
-	if id := s.scope.ServerIdentifier(); id != "" && !contains(targets, id) {
+	if id := s.scope.ServerIdentifier(); id != "" && !contains(targets, id) && !s.observer.deleteSentBefore(s.scope.Account, id, s.looked) {
 		live, err := s.exists(ctx, id)
 		if err != nil {
 			return false, 0, err
@@ -74,6 +74,10 @@ func (s *Service) Delete(ctx context.Context) (done bool, requeueAfter time.Dura
 	}
 	return false, s.timing.Poll, nil
 }
+
+// A recorded server that a complete list taken after this process's accepted DELETE no longer shows is gone:
+// that is what the delete does, and VPSie keeps deleted servers listed for a while, not the other way round.
+// Anything else the list does not show — a server deleted by an earlier process, or never listed — is read.
 
 // exists reads a recorded server that the list does not show (the list may lag or page). Only VPSie's word
 // that it does not exist, or that it is deleted, counts as gone; any other answer is an error, never "gone".

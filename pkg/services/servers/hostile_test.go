@@ -241,3 +241,35 @@ func TestGatewayPageOnCreateCostsTheLearnedWindowNotTheGrace(t *testing.T) {
 		})
 	}
 }
+
+// A deletion this process sent is confirmed by the shared list that no longer shows the server, without a GET
+// of its own (it was a quarter of a machine lifecycle's calls). A deletion an earlier process sent is read.
+func TestDeleteIsConfirmedByTheList(t *testing.T) {
+	g := NewWithT(t)
+	e := newEnv(t, vpsiesim.Options{BootDelay: -1, DeleteDelay: 300 * time.Millisecond})
+	s := e.machineScope(t, "worker-1")
+	reconcileUntilRunning(t, e, s)
+	e.sim.ResetCounters()
+	// The same process, on the real clock: it knows the server's tags, and will know the delete it sends.
+	e.observer = &Observer{Window: time.Millisecond, ServerTags: e.observer.serverTags()}
+	e.intents.Now = nil
+	g.Eventually(func() bool {
+		done, _, err := e.service(s).Delete(context.Background())
+		g.Expect(err).NotTo(HaveOccurred())
+		return done
+	}, 5*time.Second, 20*time.Millisecond).Should(BeTrue())
+	g.Expect(e.sim.RequestCount("DELETE /api/v2/vm")).To(Equal(1))
+	g.Expect(e.sim.RequestCount(getVMRoute)).To(BeZero(), "the list confirmed it")
+	g.Expect(liveVMs(e, s.Hostname())).To(BeZero())
+
+	other := e.machineScope(t, "worker-2")
+	reconcileUntilRunning(t, e, other)
+	done, _, err := e.service(other).Delete(context.Background())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(done).To(BeFalse())
+	e.restart() // the process that sent the delete is gone
+	e.sim.ResetCounters()
+	deleteUntilDone(t, e, func() *Service { return e.service(other) })
+	g.Expect(e.sim.RequestCount(getVMRoute)).To(BeNumerically(">=", 1), "a delete sent by another process is confirmed by a GET")
+	g.Expect(liveVMs(e, other.Hostname())).To(BeZero())
+}

@@ -98,6 +98,14 @@ func (o *Observer) deleteSentRecently(account *scope.Account, id string) bool {
 	return ok && o.now().Sub(at) < DeleteResend
 }
 
+// deleteSentBefore tells whether this process sent the server's delete, and VPSie accepted it, before taken.
+func (o *Observer) deleteSentBefore(account *scope.Account, id string, taken time.Time) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	at, ok := o.deletes[account.Key+"/"+id]
+	return ok && taken.After(at)
+}
+
 // deleteSent records that this process sent the server's delete; old records go at the same time.
 func (o *Observer) deleteSent(account *scope.Account, id string) {
 	o.mu.Lock()

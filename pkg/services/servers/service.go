@@ -80,6 +80,8 @@ type Service struct {
 	observer *Observer
 	intents  *intent.Tracker
 	timing   Timing
+	// looked is when the snapshot of this reconcile's last lookup by hostname was taken.
+	looked time.Time
 }
 
 // NewService returns the server service for a machine. The observer and the intent tracker are the
@@ -199,6 +201,7 @@ func (s *Service) request(hostname string, found *[]vpsie.VM, refuseForeign bool
 			if err != nil {
 				return intent.Observation{}, fmt.Errorf("listing servers: %w", err)
 			}
+			s.looked = snap.Taken
 			vms, pending := snap.ByHostname(hostname)
 			pending, err = s.oursPending(pending)
 			if err != nil && refuseForeign {
