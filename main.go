@@ -220,7 +220,9 @@ func run(opts *options) error {
 	collectors := append(metrics.Collectors(), servers.Collectors()...)
 	ctrlmetrics.Registry.MustRegister(append(collectors, orphans.Collectors()...)...)
 
-	cacheOptions := cache.Options{SyncPeriod: &opts.syncPeriod}
+	// Managed fields are most of a cached object's metadata and nothing here reads them (no server-side apply):
+	// dropping them keeps the cache's memory to what the controllers use, as Cluster API's managers do.
+	cacheOptions := cache.Options{SyncPeriod: &opts.syncPeriod, DefaultTransform: cache.TransformStripManagedFields()}
 	if opts.watchNamespace != "" {
 		cacheOptions.DefaultNamespaces = map[string]cache.Config{opts.watchNamespace: {}}
 	}
