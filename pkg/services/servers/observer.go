@@ -128,8 +128,8 @@ type accountState struct {
 	mu    sync.Mutex
 	snap  *Snapshot
 	// queueAsked is when a caller last needed the pending queue: while creates are under way (a caller needed
-	// it in the last two windows), every refresh reads it, so that a machine watching its booting server and one about to create do not each need a
-	// snapshot of their own within one window.
+	// it in the last two windows), every refresh reads it, so that a machine watching its booting server and
+	// one about to create do not each need a snapshot of their own within one window.
 	queueAsked time.Time
 }
 
