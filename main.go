@@ -48,6 +48,7 @@ import (
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/controllers"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/cloudinit"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/metrics"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
@@ -85,6 +86,8 @@ type options struct {
 	vmRoutePrefix     string
 	requestsPerMinute float64
 	apiBurst          int
+	maxUserData       int
+	credentialsCheck  time.Duration
 	pollWindow        time.Duration
 	perMachinePolling bool
 
@@ -137,6 +140,13 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&o.requestsPerMinute, "vpsie-api-requests-per-minute", 100,
 		"VPSie API requests per minute, shared by everything using the same credentials.")
 	fs.IntVar(&o.apiBurst, "vpsie-api-burst", 10, "VPSie API requests that may go at once above the steady rate.")
+	fs.IntVar(&o.maxUserData, "max-user-data-bytes", cloudinit.DefaultSizeLimit,
+		"The most user data a server create may send, counted base64-encoded as sent. Over it the user data is sent "+
+			"gzip-compressed; still over it, no server is created and ServerReady says why. VPSie documents no limit; "+
+			"a negative value sends anything.")
+	fs.DurationVar(&o.credentialsCheck, "credentials-recheck-interval", controllers.DefaultCredentialsRecheck,
+		"How soon a VPSieCluster whose credentials Secret is missing, malformed or refused reads it again "+
+			"(Secrets are not watched).")
 	fs.DurationVar(&o.pollWindow, "server-poll-window", servers.DefaultPollWindow,
 		"How long one VM list serves every machine of an account waiting for its server.")
 	fs.BoolVar(&o.perMachinePolling, "per-machine-polling", false,
@@ -239,6 +249,8 @@ func run(opts *options) error {
 		RetryPeriod:             &opts.leaderElectionRetry,
 		GracefulShutdownTimeout: &opts.gracefulShutdownTime,
 		Cache:                   cacheOptions,
+		// Secrets are never cached: no right to list or watch them (docs/architecture.md, "Security").
+		Client: scope.ManagerClientOptions(),
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Port:    opts.webhookPort,
 			CertDir: opts.webhookCertDir,
@@ -325,6 +337,7 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager, opts *options) erro
 		WatchFilterValue:    opts.watchFilter,
 		Intents:             &intent.Tracker{Grace: opts.createGrace, MinProofWindow: opts.createMinProofWindow},
 		Timing:              opts.clusterResourceTiming(),
+		CredentialsRecheck:  opts.credentialsCheck,
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.vpsieClusterConcurrency}); err != nil {
 		return fmt.Errorf("setting up the VPSieCluster controller: %w", err)
 	}
@@ -332,6 +345,7 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager, opts *options) erro
 		Client:              mgr.GetClient(),
 		Accounts:            accounts,
 		ManagementClusterID: opts.managementClusterID,
+		UserDataLimit:       opts.maxUserData,
 		Observer:            &servers.Observer{Window: opts.pollWindow, PerMachine: opts.perMachinePolling, ServerTags: serverTags},
 		Intents:             &intent.Tracker{Grace: opts.createGrace, MinProofWindow: opts.createMinProofWindow},
 		ClusterCache:        clusterCache,

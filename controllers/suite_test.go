@@ -114,7 +114,8 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager) error {
 	opts := controller.Options{MaxConcurrentReconciles: 4}
 	// Tests wait for the simulator, not for production poll intervals.
 	if err := (&VPSieClusterReconciler{Client: mgr.GetClient(), Accounts: accounts, ManagementClusterID: testIdentity,
-		Timing: services.PollTiming{Poll: 200 * time.Millisecond, DeletePoll: 200 * time.Millisecond}}).SetupWithManager(ctx, mgr, opts); err != nil {
+		Timing:             services.PollTiming{Poll: 200 * time.Millisecond, DeletePoll: 200 * time.Millisecond},
+		CredentialsRecheck: credentialsRecheck}).SetupWithManager(ctx, mgr, opts); err != nil {
 		return err
 	}
 	clusterCache, err := clustercache.SetupWithManager(ctx, mgr, clustercache.Options{

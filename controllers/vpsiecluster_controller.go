@@ -65,7 +65,9 @@ const DefaultMachinesGonePollInterval = 5 * time.Second
 // +kubebuilder:rbac:groups=infrastructure.cluster.x-k8s.io,resources=vpsieclusters/finalizers,verbs=update
 // +kubebuilder:rbac:groups=infrastructure.cluster.x-k8s.io,resources=vpsiemachines,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cluster.x-k8s.io,resources=clusters,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;update;patch
+// The credentials Secret is read by name, uncached, and patched only to add and remove the credentials
+// finalizer: no list, no watch (docs/architecture.md, "Security").
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 
@@ -93,9 +95,18 @@ type VPSieClusterReconciler struct {
 	// Timing is how soon a cluster waiting on its load balancer, its VPC or (DeletePoll) the deletion of its
 	// machines looks again; zero fields take the defaults.
 	Timing services.PollTiming
+	// CredentialsRecheck is how soon a cluster whose credentials Secret is missing, malformed or refused by
+	// VPSie reads it again; DefaultCredentialsRecheck when zero. Secrets are not watched (the manager may not
+	// list them), so this wait is how long a fixed Secret takes to be noticed.
+	CredentialsRecheck time.Duration
 }
 
-// SetupWithManager registers the controller, the credentials index and the watches of Clusters and Secrets.
+// DefaultCredentialsRecheck is how soon unusable credentials are read again unless CredentialsRecheck says
+// otherwise: a user who just fixed the Secret sees it taken within this, and a missing Secret costs one GET
+// per cluster per interval.
+const DefaultCredentialsRecheck = 30 * time.Second
+
+// SetupWithManager registers the controller, the credentials index and the watch of Clusters.
 func (r *VPSieClusterReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, options controller.Options) error {
 	if r.Client == nil || r.Accounts == nil {
 		return errors.New("VPSieClusterReconciler needs a Client and Accounts")
@@ -128,8 +139,9 @@ func (r *VPSieClusterReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 			builder.WithPredicates(predicates.All(scheme, log,
 				predicates.ResourceHasFilterLabel(scheme, log, r.WatchFilterValue),
 				predicates.ClusterPausedTransitions(scheme, log)))).
-		// Rotated or repaired credentials take effect at once, without a restart.
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToVPSieClusters)).
+		// No watch of Secrets: it would need the right to list and watch every Secret of the management
+		// cluster. Unusable credentials are read again after CredentialsRecheck; working ones at every
+		// reconcile, so a rotation is picked up at the next one and a revoked token at the first 401.
 		Complete(r)
 }
 
@@ -163,6 +175,12 @@ func (r *VPSieClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	if recorded, err := r.recordIdentity(ctx, vc); err != nil || recorded {
 		return ctrl.Result{}, err
+	}
+
+	if vc.DeletionTimestamp.IsZero() {
+		if recorded, err := r.recordProtectedSecret(ctx, vc); err != nil || recorded {
+			return ctrl.Result{}, err
+		}
 	}
 
 	secretKey := types.NamespacedName{Namespace: vc.Namespace, Name: vc.Spec.CredentialsRef.Name}
@@ -223,9 +241,6 @@ func (r *VPSieClusterReconciler) reconcileNormal(ctx context.Context, s *scope.C
 			return ctrl.Result{}, err
 		}
 	}
-	if err := r.releaseUnusedSecrets(ctx, vc.Namespace); err != nil {
-		return ctrl.Result{}, err
-	}
 	if credErr != nil {
 		return r.credentialsProblem(vc, credErr, ""), nil
 	}
@@ -254,6 +269,9 @@ func (r *VPSieClusterReconciler) reconcileNormal(ctx context.Context, s *scope.C
 	}
 
 	r.setCredentialsCondition(vc, o.unauthorized, "")
+	if o.unauthorized != nil {
+		o.requeue(r.credentialsRecheck())
+	}
 	if vpcRes.Ready && lbRes.Ready && vc.Spec.ControlPlaneEndpoint.IsValid() && !ptr.Deref(vc.Status.Initialization.Provisioned, false) {
 		vc.Status.Initialization.Provisioned = ptr.To(true)
 		r.event(vc, corev1.EventTypeNormal, "Provisioned", "Reconcile", "Cluster infrastructure is ready; control-plane endpoint %s:%d",
@@ -319,6 +337,9 @@ func (r *VPSieClusterReconciler) reconcileDelete(ctx context.Context, s *scope.C
 		vpcDone = vpcRes.Done
 	}
 	r.setCredentialsCondition(vc, o.unauthorized, deletionHint)
+	if o.unauthorized != nil {
+		o.requeue(r.credentialsRecheck())
+	}
 	if lbRes.Done && vpcDone {
 		return ctrl.Result{}, r.finishDelete(ctx, vc)
 	}
@@ -327,7 +348,7 @@ func (r *VPSieClusterReconciler) reconcileDelete(ctx context.Context, s *scope.C
 
 // finishDelete releases the credentials Secret and removes the finalizer (patched by the scope at Close).
 func (r *VPSieClusterReconciler) finishDelete(ctx context.Context, vc *infrav1.VPSieCluster) error {
-	if err := r.releaseSecret(ctx, vc); err != nil {
+	if err := r.releaseCredentials(ctx, vc); err != nil {
 		return err
 	}
 	if controllerutil.RemoveFinalizer(vc, infrav1.ClusterFinalizer) {

@@ -27,12 +27,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
-	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/util/conditions"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/metrics"
@@ -52,25 +50,6 @@ func credentialsRefOf(o client.Object) []string {
 	return []string{vc.Spec.CredentialsRef.Name}
 }
 
-// secretToVPSieClusters maps a Secret to the VPSieClusters that use it, so created, fixed or rotated
-// credentials are picked up at once.
-func (r *VPSieClusterReconciler) secretToVPSieClusters(ctx context.Context, o client.Object) []reconcile.Request {
-	list := &infrav1.VPSieClusterList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{CredentialsRefIndex: o.GetName()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Listing the VPSieClusters of a credentials Secret", "secret", client.ObjectKeyFromObject(o))
-		return nil
-	}
-	var out []reconcile.Request
-	for i := range list.Items {
-		vc := &list.Items[i]
-		if r.WatchFilterValue != "" && vc.Labels[clusterv1.WatchLabel] != r.WatchFilterValue {
-			continue
-		}
-		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(vc)})
-	}
-	return out
-}
-
 // protectSecret puts the credentials finalizer on a Secret a live VPSieCluster uses, so the Secret cannot be
 // deleted before the cluster's cloud resources are.
 func (r *VPSieClusterReconciler) protectSecret(ctx context.Context, secret *corev1.Secret) error {
@@ -85,39 +64,48 @@ func (r *VPSieClusterReconciler) protectSecret(ctx context.Context, secret *core
 	return nil
 }
 
-// releaseUnusedSecrets removes the credentials finalizer from Secrets of the namespace that no VPSieCluster
-// uses any more, e.g. after a VPSieCluster switched to another Secret.
-func (r *VPSieClusterReconciler) releaseUnusedSecrets(ctx context.Context, namespace string) error {
-	secrets := &corev1.SecretList{}
-	if err := r.Client.List(ctx, secrets, client.InNamespace(namespace)); err != nil {
-		return fmt.Errorf("listing Secrets: %w", err)
+// recordProtectedSecret records on the VPSieCluster the Secret that is to carry its credentials finalizer,
+// before the finalizer is put on, and releases the Secret recorded before when the cluster was pointed at
+// another one (allowed only before VPSie was reached, see the webhook). Recorded first, then protected: a
+// crash in between leaves no finalizer that nothing remembers. Without the record, finding the Secrets to
+// release would mean listing the Secrets of the namespace, which the manager may not do.
+func (r *VPSieClusterReconciler) recordProtectedSecret(ctx context.Context, vc *infrav1.VPSieCluster) (bool, error) {
+	current := vc.Spec.CredentialsRef.Name
+	previous, recorded := vc.Annotations[infrav1.ProtectedCredentialsAnnotation]
+	if recorded && previous == current {
+		return false, nil
 	}
-	for i := range secrets.Items {
-		secret := &secrets.Items[i]
-		if !controllerutil.ContainsFinalizer(secret, infrav1.CredentialsFinalizer) {
-			continue
+	if previous != "" {
+		if err := r.releaseSecret(ctx, vc, previous); err != nil {
+			return false, err
 		}
-		users := &infrav1.VPSieClusterList{}
-		if err := r.Client.List(ctx, users, client.InNamespace(namespace), client.MatchingFields{CredentialsRefIndex: secret.Name}); err != nil {
-			return fmt.Errorf("listing the VPSieClusters of Secret %s: %w", client.ObjectKeyFromObject(secret), err)
-		}
-		if len(users.Items) > 0 {
-			continue
-		}
-		original := secret.DeepCopy()
-		controllerutil.RemoveFinalizer(secret, infrav1.CredentialsFinalizer)
-		if err := r.Client.Patch(ctx, secret, client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("removing the credentials finalizer from unused Secret %s: %w", client.ObjectKeyFromObject(secret), err)
-		}
-		ctrl.LoggerFrom(ctx).Info("Released a credentials Secret no VPSieCluster uses any more", "secret", secret.Name)
 	}
-	return nil
+	before := vc.DeepCopy()
+	if vc.Annotations == nil {
+		vc.Annotations = map[string]string{}
+	}
+	vc.Annotations[infrav1.ProtectedCredentialsAnnotation] = current
+	if err := r.Client.Patch(ctx, vc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return false, fmt.Errorf("recording the credentials Secret: %w", err)
+	}
+	return true, nil
 }
 
-// releaseSecret removes the credentials finalizer from the VPSieCluster's Secret unless another VPSieCluster of
-// the namespace (live or deleting) still uses it, and forgets the Secret's API client.
-func (r *VPSieClusterReconciler) releaseSecret(ctx context.Context, vc *infrav1.VPSieCluster) error {
-	key := types.NamespacedName{Namespace: vc.Namespace, Name: vc.Spec.CredentialsRef.Name}
+// releaseCredentials releases the Secrets a deleted VPSieCluster protected: the current one and, after a
+// crash in the middle of a switch, the recorded one.
+func (r *VPSieClusterReconciler) releaseCredentials(ctx context.Context, vc *infrav1.VPSieCluster) error {
+	if recorded := vc.Annotations[infrav1.ProtectedCredentialsAnnotation]; recorded != "" && recorded != vc.Spec.CredentialsRef.Name {
+		if err := r.releaseSecret(ctx, vc, recorded); err != nil {
+			return err
+		}
+	}
+	return r.releaseSecret(ctx, vc, vc.Spec.CredentialsRef.Name)
+}
+
+// releaseSecret removes the credentials finalizer from the Secret of that name in the VPSieCluster's namespace
+// unless another VPSieCluster of the namespace (live or deleting) still uses it, and forgets its API client.
+func (r *VPSieClusterReconciler) releaseSecret(ctx context.Context, vc *infrav1.VPSieCluster, name string) error {
+	key := types.NamespacedName{Namespace: vc.Namespace, Name: name}
 	list := &infrav1.VPSieClusterList{}
 	if err := r.Client.List(ctx, list, client.InNamespace(key.Namespace), client.MatchingFields{CredentialsRefIndex: key.Name}); err != nil {
 		return fmt.Errorf("listing the VPSieClusters of Secret %s: %w", key, err)
@@ -141,11 +129,12 @@ func (r *VPSieClusterReconciler) releaseSecret(ctx context.Context, vc *infrav1.
 	if err := r.Client.Patch(ctx, secret, client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("removing the credentials finalizer from Secret %s: %w", key, err)
 	}
+	ctrl.LoggerFrom(ctx).Info("Released a credentials Secret", "secret", key.Name)
 	return nil
 }
 
-// credentialsProblem reports a missing or malformed credentials Secret. No requeue storm: the Secret watch
-// brings the VPSieCluster back as soon as the Secret is created or changed; the slow requeue is a safety net.
+// credentialsProblem reports a missing or malformed credentials Secret and reads it again after
+// CredentialsRecheck (Secrets are not watched).
 func (r *VPSieClusterReconciler) credentialsProblem(vc *infrav1.VPSieCluster, err error, hint string) ctrl.Result {
 	reason := infrav1.CredentialsInvalidReason
 	if errors.Is(err, scope.ErrCredentialsNotFound) {
@@ -153,7 +142,11 @@ func (r *VPSieClusterReconciler) credentialsProblem(vc *infrav1.VPSieCluster, er
 	}
 	metrics.ReconcileErrors.WithLabelValues(clusterControllerName, string(vpsie.ClassTerminal)).Inc()
 	r.setCredentials(vc, metav1.ConditionFalse, reason, err.Error()+hint)
-	return ctrl.Result{RequeueAfter: services.TerminalRequeue}
+	return ctrl.Result{RequeueAfter: r.credentialsRecheck()}
+}
+
+func (r *VPSieClusterReconciler) credentialsRecheck() time.Duration {
+	return services.OrDefault(r.CredentialsRecheck, DefaultCredentialsRecheck)
 }
 
 // setCredentialsCondition sets CredentialsReady after the cloud calls: False when VPSie refused the

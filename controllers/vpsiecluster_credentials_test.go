@@ -23,6 +23,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -73,7 +74,8 @@ func waitCredentialsCondition(t *testing.T, namespace, name string, status metav
 
 // TestVPSieClusterCredentials: a missing Secret, then a malformed one, then a valid one, then credentials
 // rotated in VPSie and in the Secret: each state shows on CredentialsReady, and each Secret change takes
-// effect through the Secret watch, without a restart and without calling VPSie with unusable credentials.
+// effect at the next read of the Secret (CredentialsRecheck), without a restart and without calling VPSie with
+// unusable credentials.
 func TestVPSieClusterCredentials(t *testing.T) {
 	g := NewWithT(t)
 	ns := newTestNamespace(t)
@@ -150,26 +152,41 @@ func TestVPSieClusterSharedSecret(t *testing.T) {
 	g.Expect(secretFinalizers(g, ns, "creds")).NotTo(ContainElement(infrav1.CredentialsFinalizer))
 }
 
-// TestVPSieClusterSwitchesSecret: pointing a VPSieCluster at another Secret moves the credentials finalizer.
+// credentialsRecheck is the tests' CredentialsRecheck: a fixed Secret is taken within it (there is no watch).
+const credentialsRecheck = 300 * time.Millisecond
+
+// TestVPSieClusterSwitchesSecret: a cluster pointed at a Secret that does not exist may be pointed at the right
+// one (nothing was made with the first); the finalizer goes to the new Secret and never stays on the old one.
+// Once VPSie was reached, the webhook refuses another Secret, which may belong to another account.
 func TestVPSieClusterSwitchesSecret(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	ns := newTestNamespace(t)
 	startSimulator(t, ns)
+	createCredentialsSecret(t, ns, "creds-typo", map[string]string{scope.SecretKeyAPIKey: "wrong"})
 	createCredentialsSecret(t, ns, "creds", nil)
 	createCredentialsSecret(t, ns, "creds-2", nil)
-	createCluster(t, ns, "nu", "creds")
-	waitClusterReady(t, ns, "nu")
-	g.Expect(secretFinalizers(g, ns, "creds")).To(ContainElement(infrav1.CredentialsFinalizer))
+	createCluster(t, ns, "nu", "creds-typo")
+	waitCredentialsCondition(t, ns, "nu", metav1.ConditionFalse, infrav1.CredentialsInvalidReason, "accountPassword")
+	g.Expect(secretFinalizers(g, ns, "creds-typo")).To(ContainElement(infrav1.CredentialsFinalizer))
 
 	vc := getVPSieCluster(g, ns, "nu")
 	patch := client.MergeFrom(vc.DeepCopy())
-	vc.Spec.CredentialsRef.Name = "creds-2"
+	vc.Spec.CredentialsRef.Name = "creds"
 	g.Expect(k8s.Patch(ctx, vc, patch)).To(Succeed())
-	g.Eventually(func(g Gomega) {
-		g.Expect(secretFinalizers(g, ns, "creds-2")).To(ContainElement(infrav1.CredentialsFinalizer))
-		g.Expect(secretFinalizers(g, ns, "creds")).NotTo(ContainElement(infrav1.CredentialsFinalizer))
-	}, eventually, poll).Should(Succeed())
+	waitClusterReady(t, ns, "nu")
+	g.Expect(secretFinalizers(g, ns, "creds")).To(ContainElement(infrav1.CredentialsFinalizer))
+	g.Expect(secretFinalizers(g, ns, "creds-typo")).NotTo(ContainElement(infrav1.CredentialsFinalizer))
+	g.Expect(getVPSieCluster(g, ns, "nu").Annotations).To(HaveKeyWithValue(infrav1.ProtectedCredentialsAnnotation, "creds"))
+
+	vc = getVPSieCluster(g, ns, "nu")
+	patch = client.MergeFrom(vc.DeepCopy())
+	vc.Spec.CredentialsRef.Name = "creds-2"
+	err := k8s.Patch(ctx, vc, patch)
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+	g.Expect(err.Error()).To(And(ContainSubstring("spec.credentialsRef.name"), ContainSubstring(`into Secret "creds"`)))
+	g.Expect(getVPSieCluster(g, ns, "nu").Spec.CredentialsRef.Name).To(Equal("creds"))
+	g.Expect(secretFinalizers(g, ns, "creds-2")).To(BeEmpty())
 }
 
 // TestVPSieClusterTerminalErrors: requests VPSie refuses as invalid end in an InvalidSpec condition a human can

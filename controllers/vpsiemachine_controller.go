@@ -62,6 +62,9 @@ type VPSieMachineReconciler struct {
 	// ManagementClusterID is this manager's management-cluster identity: servers of a cluster recorded with
 	// another one (moved here) are claimed with it.
 	ManagementClusterID string
+	// UserDataLimit is the most user data a create may send, base64-encoded as sent (--max-user-data-bytes);
+	// cloudinit.DefaultSizeLimit when zero, no limit when negative.
+	UserDataLimit int
 	// Observer shares VM lists between machines of an account (batch polling).
 	Observer *servers.Observer
 	// VPCs joins servers to their cluster's VPC; SetupWithManager makes one with the defaults when nil.
@@ -86,7 +89,9 @@ type VPSieMachineReconciler struct {
 // +kubebuilder:rbac:groups=infrastructure.cluster.x-k8s.io,resources=vpsiemachines/status;vpsiemachines/finalizers,verbs=get;update;patch
 // +kubebuilder:rbac:groups=infrastructure.cluster.x-k8s.io,resources=vpsieclusters,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cluster.x-k8s.io,resources=clusters;machines,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// Secrets (the VPSieCluster's credentials, the Machine's bootstrap data, the workload cluster's kubeconfig)
+// are read by name, uncached: no list, no watch.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager registers the reconciler: VPSieMachines, and the Machines and Clusters they depend on.
@@ -170,7 +175,7 @@ func (r *VPSieMachineReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	account, credErr := r.account(ctx, vpsieCluster)
 	s, err := scope.NewMachineScope(scope.MachineScopeParams{
 		Client: r.Client, Cluster: cluster, Machine: machine, VPSieCluster: vpsieCluster, VPSieMachine: vm, Account: account,
-		Manager: r.ManagementClusterID,
+		Manager: r.ManagementClusterID, UserDataLimit: r.UserDataLimit,
 	})
 	if err != nil {
 		return ctrl.Result{}, err

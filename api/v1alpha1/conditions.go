@@ -87,6 +87,9 @@ const (
 	// InvalidSpecReason: VPSie refused the request as invalid (unknown plan, image or datacenter,
 	// quota exceeded, ...). Retrying does not help until the spec or the account changes.
 	InvalidSpecReason = "InvalidSpec"
+	// UserDataTooLargeReason (ServerReady): the bootstrap data, extra cloud-init and SSH keys together are
+	// over the user data limit even compressed; no server is created.
+	UserDataTooLargeReason = "UserDataTooLarge"
 	// RateLimitedReason: VPSie's rate limit was hit; the controller waits as told.
 	RateLimitedReason = "RateLimited"
 	// TransientErrorReason: a network or server error; the controller retries with backoff.
@@ -117,4 +120,9 @@ const (
 	// account never adopt or delete each other's resources. It moves with the object under clusterctl move
 	// and cannot be changed or removed once set (webhook): the names depend on it.
 	OwnerIdentityAnnotation = "infrastructure.cluster.x-k8s.io/vpsie-owner-identity"
+
+	// ProtectedCredentialsAnnotation names, on a VPSieCluster, the credentials Secret the provider puts
+	// CredentialsFinalizer on for it. It is written before the finalizer, so that the finalizer is removed
+	// again when the cluster is pointed at another Secret or deleted, without listing Secrets.
+	ProtectedCredentialsAnnotation = "infrastructure.cluster.x-k8s.io/vpsie-protected-credentials"
 )

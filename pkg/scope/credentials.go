@@ -168,3 +168,13 @@ func (c *ClientCache) Forget(secret types.NamespacedName) {
 	defer c.mu.Unlock()
 	delete(c.bySecret, secret)
 }
+
+// ManagerClientOptions are the manager's client options: Secrets are read straight from the API server, one
+// by name, and never cached. A cache would hold every Secret of the management cluster in this process and
+// need the right to list and watch them all; what the provider reads is the credentials Secret of each
+// VPSieCluster, the bootstrap data Secret of each Machine (once, at create) and each workload cluster's
+// kubeconfig Secret (once per connection), as Cluster API's own manager reads bootstrap data. Tests start
+// their managers with the same options.
+func ManagerClientOptions() client.Options {
+	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}}
+}

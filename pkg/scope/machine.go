@@ -47,6 +47,9 @@ type MachineScopeParams struct {
 	Account *Account
 	// Manager is the identity of the running manager (--management-cluster-id).
 	Manager string
+	// UserDataLimit is the most user data a create may send, counted base64-encoded as sent
+	// (--max-user-data-bytes); cloudinit.DefaultSizeLimit when zero, no limit when negative.
+	UserDataLimit int
 }
 
 // MachineScope is one reconcile of a VPSieMachine.
@@ -59,6 +62,8 @@ type MachineScope struct {
 	Account      *Account
 	// Manager is the identity of the running manager; see Identity for the cluster's own.
 	Manager string
+	// UserDataLimit is MachineScopeParams.UserDataLimit.
+	UserDataLimit int
 
 	patchHelper *patch.Helper
 }
@@ -74,7 +79,8 @@ func NewMachineScope(p MachineScopeParams) (*MachineScope, error) {
 	}
 	return &MachineScope{
 		Client: p.Client, Cluster: p.Cluster, Machine: p.Machine, VPSieCluster: p.VPSieCluster,
-		VPSieMachine: p.VPSieMachine, Account: p.Account, Manager: p.Manager, patchHelper: helper,
+		VPSieMachine: p.VPSieMachine, Account: p.Account, Manager: p.Manager, UserDataLimit: p.UserDataLimit,
+		patchHelper: helper,
 	}, nil
 }
 

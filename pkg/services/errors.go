@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/cluster-api/util/conditions"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/cloudinit"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
@@ -62,6 +63,8 @@ func HandleError(obj conditions.Setter, conditionType, action string, err error)
 		reason, out = infrav1.InvalidSpecReason, Outcome{RequeueAfter: TerminalRequeue, Class: class}
 	case class == vpsie.ClassUnauthorized:
 		reason, out = infrav1.CredentialsInvalidReason, Outcome{RequeueAfter: TerminalRequeue, Class: class}
+	case errors.Is(err, cloudinit.ErrTooLarge):
+		reason, out = infrav1.UserDataTooLargeReason, Outcome{RequeueAfter: TerminalRequeue, Class: vpsie.ClassTerminal}
 	case errors.Is(err, ErrTerminal):
 		reason, out = infrav1.InvalidSpecReason, Outcome{RequeueAfter: TerminalRequeue, Class: vpsie.ClassTerminal}
 	}

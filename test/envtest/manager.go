@@ -25,6 +25,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
 )
 
 // StartManager runs a controller-runtime manager against the environment, serving webhooks where the
@@ -33,6 +35,7 @@ import (
 func (e *Environment) StartManager(setup func(context.Context, ctrl.Manager) error, probe client.Object) (stop func(), err error) {
 	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
 		Scheme:        e.Scheme,
+		Client:        scope.ManagerClientOptions(),
 		Metrics:       metricsserver.Options{BindAddress: "0"},
 		WebhookServer: webhook.NewServer(e.WebhookServerOptions()),
 	})

@@ -289,6 +289,7 @@ func (s *Service) userData(ctx context.Context) ([]byte, string, error) {
 		parts = append(parts, cloudinit.Part{Name: "additional-cloud-init", Content: []byte(extra)})
 	}
 	keyIDs := s.scope.SSHKeyIdentifiers()
+	keysPart := 0
 	if len(keyIDs) > 1 {
 		publicKeys, err := s.publicKeys(ctx, keyIDs)
 		if err != nil {
@@ -299,10 +300,27 @@ func (s *Service) userData(ctx context.Context) ([]byte, string, error) {
 			return nil, "", err
 		}
 		parts = append(parts, part)
+		keysPart = len(part.Content)
 	}
 	data, err := cloudinit.Build(bootstrap, parts...)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: building user data: %w", services.ErrTerminal, err)
+	}
+	limit := s.scope.UserDataLimit
+	if limit == 0 {
+		limit = cloudinit.DefaultSizeLimit
+	}
+	data, compressed, err := cloudinit.Fit(data, limit)
+	if err != nil {
+		// Nothing is created: a server whose user data VPSie cuts or refuses boots into nothing, with no
+		// condition saying why.
+		return nil, "", fmt.Errorf("%w (bootstrap data %d bytes, additionalCloudInit %d, SSH keys part %d, before "+
+			"encoding); shorten additionalCloudInit or use fewer SSH keys, or raise --max-user-data-bytes if VPSie "+
+			"is known to accept more", err, len(bootstrap), len(s.scope.VPSieMachine.Spec.AdditionalCloudInit), keysPart)
+	}
+	if compressed {
+		ctrl.LoggerFrom(ctx).V(2).Info("User data is over the limit as built; sending it gzip-compressed",
+			"bytes", len(data), "limit", limit)
 	}
 	first := ""
 	if len(keyIDs) > 0 {
