@@ -179,13 +179,8 @@ func TestChaos(t *testing.T) {
 	leaked := h.leftInSimulator()
 	left, err := h.Leftovers(context.Background(), s.ns)
 	s.g.Expect(err).NotTo(HaveOccurred())
-	secrets := map[string]string{"client secret": SimClientSecret, "client id": SimClientID,
-		"account password": SimPassword, "static API token": SimToken}
 	issued := h.Sim.TokensIssued()
-	for i, tok := range issued {
-		secrets[fmt.Sprintf("issued token #%d", i+1)] = tok
-	}
-	leaks := findSecrets(output, secrets)
+	leaks := findSecrets(output, h.secretsToHide())
 	reqs := h.SimRequests.Since(start)
 	rate := rates(reqs, window)
 	perMinute := rates(reqs, time.Minute)

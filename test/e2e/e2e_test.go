@@ -92,7 +92,22 @@ func newScenario(t *testing.T, kubeletSetsProviderID bool) *scenario {
 	h.Sim.ResetCounters()
 	s := &scenario{t: t, g: g, ctx: ctx, ns: ns, started: time.Now(), machines: map[string]bool{}}
 	t.Cleanup(s.report)
+	logFrom := h.Provider.LogSize()
+	t.Cleanup(func() { s.scanLog(logFrom) })
 	return s
+}
+
+// scanLog fails the scenario when the provider logged, during it, credentials, a token, the account password
+// or bootstrap data (the excerpts shown have the secret masked).
+func (s *scenario) scanLog(from int64) {
+	leaks, err := h.LeaksSince(from)
+	if err != nil {
+		s.t.Errorf("reading the provider's log: %v", err)
+		return
+	}
+	for _, l := range leaks {
+		s.t.Errorf("the provider logged the %s (log line %d after the scenario's start): %s", l.What, l.Line, l.Excerpt)
+	}
 }
 
 // see records the Machines of a cluster, for the per-machine cost.

@@ -84,6 +84,8 @@ type Harness struct {
 	Provider    *Provider
 	// KubeconfigPath reaches the management (and workload) API server as an administrator.
 	KubeconfigPath string
+	// ProviderKubeconfigPath is the provider's: ProviderUser, with the permissions of config/rbac only.
+	ProviderKubeconfigPath string
 	// WorkDir holds the provider's binary, kubeconfig, certificates and log; removed by Stop.
 	WorkDir string
 
@@ -133,6 +135,14 @@ func Start(opts Options) (h *Harness, err error) {
 	h.Client = h.Env.Client
 	h.KubeconfigPath = filepath.Join(h.WorkDir, "kubeconfig")
 	if err := os.WriteFile(h.KubeconfigPath, h.Env.KubeConfig(), 0o600); err != nil {
+		return h, err
+	}
+	providerKubeConfig, err := h.providerKubeConfig(context.Background())
+	if err != nil {
+		return h, err
+	}
+	h.ProviderKubeconfigPath = filepath.Join(h.WorkDir, "provider.kubeconfig")
+	if err := os.WriteFile(h.ProviderKubeconfigPath, providerKubeConfig, 0o600); err != nil {
 		return h, err
 	}
 

@@ -88,7 +88,7 @@ func (h *Harness) CreateCluster(ctx context.Context, namespace, name string, opt
 	bootstrap := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name + "-bootstrap",
 			Labels: map[string]string{clusterv1.ClusterNameLabel: name}},
-		StringData: map[string]string{"value": "#cloud-config\nruncmd:\n- echo joined by the e2e harness\n", "format": "cloud-config"},
+		StringData: map[string]string{"value": bootstrapData, "format": "cloud-config"},
 	}
 	vc := &infrav1.VPSieCluster{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},

@@ -151,13 +151,15 @@ func newProvider(binary string, h *Harness, log io.Writer, production bool) (*Pr
 	}
 	p := &Provider{binary: binary, WebhookPort: port, log: log, LogPath: filepath.Join(h.WorkDir, "provider.log")}
 	p.args = []string{
-		"--kubeconfig", h.KubeconfigPath,
+		"--kubeconfig", h.ProviderKubeconfigPath,
 		"--vpsie-api-url", h.Sim.URL,
 		"--webhook-port", strconv.Itoa(port),
 		"--webhook-cert-dir", h.Env.WebhookInstallOptions().LocalServingCertDir,
 		"--insecure-diagnostics", "--diagnostics-address", "127.0.0.1:0",
 		"--health-addr", "127.0.0.1:0",
 		"--graceful-shutdown-timeout", "5s",
+		// Every log line the code has, so that the scan after each scenario (logscan.go) reads them all.
+		"--v", "5",
 	}
 	if !production {
 		p.args = append(p.args,

@@ -178,6 +178,17 @@ func (e *Environment) WebhookInstallOptions() envtest.WebhookInstallOptions {
 	return e.env.WebhookInstallOptions
 }
 
+// UserKubeConfig is a kubeconfig file's content for a new user of the control plane, authenticated by a client
+// certificate and allowed nothing but what RBAC grants its name or groups: how a test runs a component with
+// exactly the permissions its manifests give it.
+func (e *Environment) UserKubeConfig(name string, groups ...string) ([]byte, error) {
+	user, err := e.env.AddUser(envtest.User{Name: name, Groups: groups}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("adding user %s: %w", name, err)
+	}
+	return user.KubeConfig()
+}
+
 // KubeConfig is a kubeconfig file's content that reaches the control plane as an administrator.
 func (e *Environment) KubeConfig() []byte {
 	return e.env.KubeConfig
