@@ -22,11 +22,15 @@ import (
 )
 
 // VPSieClusterSpec is the desired state of a cluster's VPSie infrastructure.
+// Identifiers (datacenter, projectId, plans, VPC id, sshKeys) may hold only the characters VPSie identifiers
+// have: they go into VPSie's URLs and request bodies, where a stray space or control character fails late.
 // +kubebuilder:validation:XValidation:rule="!has(self.controlPlaneLoadBalancer) || !has(self.controlPlaneLoadBalancer.enabled) || self.controlPlaneLoadBalancer.enabled || (has(self.controlPlaneEndpoint) && has(self.controlPlaneEndpoint.host))",message="controlPlaneEndpoint.host is required when controlPlaneLoadBalancer.enabled is false"
 type VPSieClusterSpec struct {
 	// controlPlaneEndpoint is the endpoint of the workload cluster's API server. The controller sets it from the
 	// control-plane load balancer; when the load balancer is disabled the user sets it.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.host) || !self.host.contains('://')",message="host is a DNS name or an IP address, not a URL: drop the scheme (https://) and any path, and give the port in controlPlaneEndpoint.port",fieldPath=".host"
+	// +kubebuilder:validation:XValidation:rule="!has(self.host) || self.host.contains('://') || isIP(self.host) || (size(self.host) <= 253 && !self.host.matches('^[0-9.]+$') && self.host.matches('^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*[.]?$'))",message="host must be an IP address or a DNS name such as api.mycluster.example.com (labels of at most 63 letters, digits and '-', no spaces or control characters); give the port in controlPlaneEndpoint.port",fieldPath=".host"
 	ControlPlaneEndpoint clusterv1.APIEndpoint `json:"controlPlaneEndpoint,omitempty,omitzero"`
 
 	// credentialsRef names a Secret in the VPSieCluster's namespace holding the VPSie credentials: either
@@ -39,6 +43,7 @@ type VPSieClusterSpec struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9._:-]+$')",message="datacenter must be the identifier (a UUID) of a VPSie datacenter as the VPSie console or its datacenter list shows it: letters, digits, '.', '_', ':' and '-' only, no spaces or control characters"
 	Datacenter string `json:"datacenter,omitempty"`
 
 	// failureDomains are the datacenters machines may be spread over. When empty, the cluster's datacenter is
@@ -58,11 +63,16 @@ type VPSieClusterSpec struct {
 	Network NetworkSpec `json:"network,omitempty,omitzero"`
 
 	// sshKeys are identifiers of SSH keys stored in the VPSie account, installed on every server of the cluster.
+	// Each is at most 64 characters; longer entries pass the schema only so that a pasted public key is refused
+	// with a message saying what to do instead.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MinLength=1
-	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:items:MaxLength=1024
+	// +kubebuilder:validation:items:XValidation:rule="!self.matches('^(ssh|ecdsa|sk)-[A-Za-z0-9@.-]+ ')",message="sshKeys lists identifiers of SSH keys stored in the VPSie account, not public keys: add the key to the account (VPSie console, SSH keys) and list its identifier"
+	// +kubebuilder:validation:items:XValidation:rule="self.matches('^(ssh|ecdsa|sk)-[A-Za-z0-9@.-]+ ') || size(self) <= 64",message="an SSH key identifier has at most 64 characters: copy it from the VPSie console's SSH keys"
+	// +kubebuilder:validation:items:XValidation:rule="self.matches('^(ssh|ecdsa|sk)-[A-Za-z0-9@.-]+ ') || self.matches('^[A-Za-z0-9._:-]+$')",message="an SSH key identifier is letters, digits, '.', '_', ':' and '-' only, no spaces or control characters: copy it from the VPSie console's SSH keys"
 	SSHKeys []string `json:"sshKeys,omitempty"`
 
 	// tags are added to every VPSie resource of the cluster, next to the provider's ownership tags.
@@ -71,12 +81,14 @@ type VPSieClusterSpec struct {
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:items:XValidation:rule="!self.matches('[[:cntrl:]]')",message="a tag must not contain control characters (newlines, tabs, escape sequences)"
 	Tags []string `json:"tags,omitempty"`
 
 	// projectId is the VPSie project the cluster's servers are created in. Empty: the account's default project.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9._:-]+$')",message="projectId must be the identifier of a VPSie project as the VPSie console shows it: letters, digits, '.', '_', ':' and '-' only, no spaces or control characters"
 	ProjectID string `json:"projectId,omitempty"`
 }
 
@@ -86,6 +98,7 @@ type SecretReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="name must be the name of a Secret in the same namespace: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
 	Name string `json:"name,omitempty"`
 }
 
@@ -95,6 +108,7 @@ type FailureDomainSpec struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9._:-]+$')",message="datacenter must be the identifier (a UUID) of a VPSie datacenter as the VPSie console or its datacenter list shows it: letters, digits, '.', '_', ':' and '-' only, no spaces or control characters"
 	Datacenter string `json:"datacenter,omitempty"`
 
 	// controlPlane tells whether control-plane machines may be placed here. Default true.
@@ -127,6 +141,7 @@ type LoadBalancerSpec struct {
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9._:-]+$')",message="plan must be the identifier of a VPSie load balancer plan as the VPSie console (Load balancers, Create) shows it: letters, digits, '.', '_', ':' and '-' only, no spaces or control characters"
 	Plan string `json:"plan,omitempty"`
 
 	// port the load balancer listens on and forwards to the API servers. Default 6443.
@@ -157,6 +172,7 @@ type VPCSpec struct {
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9._:-]+$')",message="id must be the id of an existing VPSie VPC as the VPSie console or its VPC list shows it: letters, digits, '.', '_', ':' and '-' only, no spaces or control characters"
 	ID string `json:"id,omitempty"`
 
 	// cidr of the VPC the provider creates for the cluster, e.g. 10.42.0.0/16. Its name is derived from the
@@ -165,6 +181,8 @@ type VPCSpec struct {
 	// +kubebuilder:validation:MinLength=9
 	// +kubebuilder:validation:MaxLength=18
 	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).ip().family() == 4",message="cidr must be an IPv4 CIDR such as 10.42.0.0/16"
+	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self).ip().family() != 4 || (cidr(self).prefixLength() >= 8 && cidr(self).prefixLength() <= 29)",message="cidr must have a prefix length from /8 to /29, the VPC sizes VPSie creates, e.g. 10.42.0.0/16"
+	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self).ip().family() != 4 || cidr('10.0.0.0/8').containsCIDR(self) || cidr('172.16.0.0/12').containsCIDR(self) || cidr('192.168.0.0/16').containsCIDR(self)",message="cidr must be inside a private range (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16), e.g. 10.42.0.0/16"
 	CIDR string `json:"cidr,omitempty"`
 
 	// name of the VPC the provider creates. Default capv-<namespace>-<cluster>-<hash>. It must be unique in
@@ -173,6 +191,7 @@ type VPCSpec struct {
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[[:cntrl:]]')",message="name must not contain control characters (newlines, tabs, escape sequences)"
 	Name string `json:"name,omitempty"`
 }
 

@@ -26,19 +26,22 @@ import (
 const ProviderIDPrefix = "vpsie://"
 
 // VPSieMachineSpec is the desired state of a VPSie server backing a Cluster API Machine.
+// Identifiers (plan, image, datacenter, sshKeys) may hold only the characters VPSie identifiers have: they go
+// into VPSie's URLs and request bodies, where a stray space or control character fails late, out of sight.
 type VPSieMachineSpec struct {
 	// providerID is vpsie://<server identifier>, set by the controller once the server exists. It matches the
 	// workload cluster Node's spec.providerID.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
-	// +kubebuilder:validation:XValidation:rule="self.startsWith('vpsie://') && size(self) > 8",message="providerID must look like vpsie://<server identifier>"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^vpsie://[A-Za-z0-9._:-]+$')",message="providerID must look like vpsie://<server identifier>: the identifier is letters, digits, '.', '_', ':' and '-' only"
 	ProviderID string `json:"providerID,omitempty"`
 
 	// plan is the identifier of the VPSie plan (CPU, memory, disk) of the server.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9._:-]+$')",message="plan must be the identifier of a VPSie plan as the VPSie console or its plans list shows it: letters, digits, '.', '_', ':' and '-' only, no spaces or control characters"
 	Plan string `json:"plan,omitempty"`
 
 	// image is the identifier of the operating system image (VPSie's osIdentifier). The image must run
@@ -46,6 +49,7 @@ type VPSieMachineSpec struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9._:-]+$')",message="image must be the identifier (osIdentifier) of a VPSie OS image as the VPSie console shows it: letters, digits, '.', '_', ':' and '-' only, no spaces or control characters"
 	Image string `json:"image,omitempty"`
 
 	// datacenter overrides where the server is created. Empty: the Machine's failure domain, else the
@@ -53,15 +57,21 @@ type VPSieMachineSpec struct {
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9._:-]+$')",message="datacenter must be the identifier (a UUID) of a VPSie datacenter as the VPSie console or its datacenter list shows it: letters, digits, '.', '_', ':' and '-' only, no spaces or control characters"
 	Datacenter string `json:"datacenter,omitempty"`
 
 	// sshKeys are identifiers of SSH keys in the VPSie account installed on this server in addition to the
 	// cluster's, unless ignoreClusterSSHKeys is true.
+	// Each is at most 64 characters; longer entries pass the schema only so that a pasted public key is refused
+	// with a message saying what to do instead.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MinLength=1
-	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:items:MaxLength=1024
+	// +kubebuilder:validation:items:XValidation:rule="!self.matches('^(ssh|ecdsa|sk)-[A-Za-z0-9@.-]+ ')",message="sshKeys lists identifiers of SSH keys stored in the VPSie account, not public keys: add the key to the account (VPSie console, SSH keys) and list its identifier"
+	// +kubebuilder:validation:items:XValidation:rule="self.matches('^(ssh|ecdsa|sk)-[A-Za-z0-9@.-]+ ') || size(self) <= 64",message="an SSH key identifier has at most 64 characters: copy it from the VPSie console's SSH keys"
+	// +kubebuilder:validation:items:XValidation:rule="self.matches('^(ssh|ecdsa|sk)-[A-Za-z0-9@.-]+ ') || self.matches('^[A-Za-z0-9._:-]+$')",message="an SSH key identifier is letters, digits, '.', '_', ':' and '-' only, no spaces or control characters: copy it from the VPSie console's SSH keys"
 	SSHKeys []string `json:"sshKeys,omitempty"`
 
 	// ignoreClusterSSHKeys installs only this machine's sshKeys, not the cluster's.
@@ -86,6 +96,7 @@ type VPSieMachineSpec struct {
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:items:XValidation:rule="!self.matches('[[:cntrl:]]')",message="a tag must not contain control characters (newlines, tabs, escape sequences)"
 	Tags []string `json:"tags,omitempty"`
 
 	// additionalCloudInit is extra cloud-init user data (a #cloud-config document or a script starting with

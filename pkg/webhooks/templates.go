@@ -51,7 +51,7 @@ func (VPSieMachineTemplate) ValidateCreate(_ context.Context, t *infrav1.VPSieMa
 
 // ValidateUpdate keeps the template spec immutable, except for Cluster API topology's SSA dry-run requests.
 func (VPSieMachineTemplate) ValidateUpdate(ctx context.Context, oldT, newT *infrav1.VPSieMachineTemplate) (admission.Warnings, error) {
-	errs := validateMachineTemplateSpec(&newT.Spec.Template.Spec)
+	errs := ratchet(validateMachineTemplateSpec(&oldT.Spec.Template.Spec), validateMachineTemplateSpec(&newT.Spec.Template.Spec))
 	dryRun, err := isTopologyDryRun(ctx, newT)
 	if err != nil {
 		return nil, err
@@ -96,7 +96,7 @@ func (VPSieClusterTemplate) ValidateCreate(_ context.Context, t *infrav1.VPSieCl
 // ValidateUpdate keeps the template spec immutable, except for Cluster API topology's SSA dry-run requests.
 func (VPSieClusterTemplate) ValidateUpdate(ctx context.Context, oldT, newT *infrav1.VPSieClusterTemplate) (admission.Warnings, error) {
 	path := field.NewPath("spec", "template", "spec")
-	errs := validateClusterSpec(path, &newT.Spec.Template.Spec)
+	errs := ratchet(validateClusterSpec(path, &oldT.Spec.Template.Spec), validateClusterSpec(path, &newT.Spec.Template.Spec))
 	dryRun, err := isTopologyDryRun(ctx, newT)
 	if err != nil {
 		return nil, err

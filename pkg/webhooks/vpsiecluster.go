@@ -22,6 +22,8 @@ import (
 	"net"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
@@ -78,7 +80,7 @@ func ownerIdentityUnchanged(oldAnnotations, newAnnotations map[string]string) fi
 // ValidateUpdate checks a changed VPSieCluster: what the cloud was built from cannot change.
 func (VPSieCluster) ValidateUpdate(_ context.Context, oldCluster, newCluster *infrav1.VPSieCluster) (admission.Warnings, error) {
 	spec := field.NewPath("spec")
-	errs := validateClusterSpec(spec, &newCluster.Spec)
+	errs := ratchet(validateClusterSpec(spec, &oldCluster.Spec), validateClusterSpec(spec, &newCluster.Spec))
 	errs = append(errs, validateOwnerIdentity(newCluster.Annotations)...)
 	errs = append(errs, ownerIdentityUnchanged(oldCluster.Annotations, newCluster.Annotations)...)
 	// Compare defaulted copies so that an object stored before defaulting existed can still be updated.
@@ -88,6 +90,7 @@ func (VPSieCluster) ValidateUpdate(_ context.Context, oldCluster, newCluster *in
 	errs = append(errs, immutable(spec.Child("datacenter"), oldSpec.Datacenter, newSpec.Datacenter)...)
 	errs = append(errs, immutable(spec.Child("projectId"), oldSpec.ProjectID, newSpec.ProjectID)...)
 	errs = append(errs, immutable(spec.Child("network"), oldSpec.Network, newSpec.Network)...)
+	errs = append(errs, credentialsRefUnchanged(spec.Child("credentialsRef", "name"), oldCluster, newSpec.CredentialsRef.Name)...)
 	lb := spec.Child("controlPlaneLoadBalancer")
 	errs = append(errs, immutable(lb.Child("enabled"), oldSpec.ControlPlaneLoadBalancer.IsEnabled(), newSpec.ControlPlaneLoadBalancer.IsEnabled())...)
 	errs = append(errs, immutable(lb.Child("port"), oldSpec.ControlPlaneLoadBalancer.Port, newSpec.ControlPlaneLoadBalancer.Port)...)
@@ -97,6 +100,34 @@ func (VPSieCluster) ValidateUpdate(_ context.Context, oldCluster, newCluster *in
 		errs = append(errs, immutable(spec.Child("controlPlaneEndpoint"), oldSpec.ControlPlaneEndpoint, newSpec.ControlPlaneEndpoint)...)
 	}
 	return nil, invalid("VPSieCluster", newCluster, errs)
+}
+
+// credentialsRefUnchanged forbids pointing a cluster at another Secret once VPSie has been reached with the
+// current one. Nothing tells which account a Secret belongs to (VPSie has no "who am I" route), and under
+// another account every server, load balancer and VPC of the cluster reads as not found: the provider would
+// build a second set there and leave the first one running in the old account. Before the credentials ever
+// worked (a misspelt Secret name, a Secret still being written) nothing can have been made, and fixing the
+// reference is allowed.
+func credentialsRefUnchanged(path *field.Path, oldCluster *infrav1.VPSieCluster, newName string) field.ErrorList {
+	oldName := oldCluster.Spec.CredentialsRef.Name
+	if oldName == newName || !reachedVPSie(oldCluster) {
+		return nil
+	}
+	return field.ErrorList{field.Forbidden(path, fmt.Sprintf("the cluster's VPSie resources were made with the "+
+		"credentials of Secret %q and another Secret may belong to another VPSie account, where they do not exist. "+
+		"To rotate credentials, put the new ones (of the same account) into Secret %q: they are picked up without "+
+		"a restart", oldName, oldName))}
+}
+
+// reachedVPSie tells whether the cluster's credentials have been used against VPSie: it is provisioned, has
+// recorded a load balancer or VPC or the create call of one, or its credentials were accepted.
+func reachedVPSie(c *infrav1.VPSieCluster) bool {
+	st := c.Status
+	if ptr.Deref(st.Initialization.Provisioned, false) || st.LoadBalancer.Identifier != "" || st.Network.VPCID != "" ||
+		st.LoadBalancer.CreateIntent != nil || st.Network.CreateIntent != nil {
+		return true
+	}
+	return conditions.IsTrue(c, infrav1.CredentialsReadyCondition)
 }
 
 // ValidateDelete allows every delete.

@@ -47,7 +47,7 @@ func (VPSieMachine) ValidateCreate(_ context.Context, m *infrav1.VPSieMachine) (
 // except spec.providerID, which may be set once.
 func (VPSieMachine) ValidateUpdate(_ context.Context, oldMachine, newMachine *infrav1.VPSieMachine) (admission.Warnings, error) {
 	spec := field.NewPath("spec")
-	errs := validateMachineSpec(spec, &newMachine.Spec)
+	errs := ratchet(validateMachineSpec(spec, &oldMachine.Spec), validateMachineSpec(spec, &newMachine.Spec))
 	oldSpec, newSpec := oldMachine.Spec.DeepCopy(), newMachine.Spec.DeepCopy()
 	oldSpec.Default()
 	newSpec.Default()
