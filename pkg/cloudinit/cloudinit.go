@@ -29,6 +29,8 @@ import (
 	"mime/multipart"
 	"net/textproto"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"sigs.k8s.io/yaml"
 )
@@ -73,13 +75,24 @@ func Validate(content []byte) error {
 	return err
 }
 
-// SSHKeysPart is a #cloud-config part adding the given public keys to the default user.
+// ErrInvalidKey is returned for a public key no sshd would read: it holds a control character.
+var ErrInvalidKey = errors.New("invalid SSH public key")
+
+// SSHKeysPart is a #cloud-config part adding the given public keys to the default user. A key holding a
+// control character other than tab is refused (ErrInvalidKey, naming the key): it is no key OpenSSH writes,
+// and cloud-init's YAML reader refuses the whole document over it, so the node would boot without any key.
 func SSHKeysPart(publicKeys []string) (Part, error) {
 	keys := make([]string, 0, len(publicKeys))
-	for _, k := range publicKeys {
-		if k = strings.TrimSpace(k); k != "" {
-			keys = append(keys, k)
+	for i, k := range publicKeys {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
 		}
+		if j := strings.IndexFunc(k, func(r rune) bool { return r != '\t' && unicode.IsControl(r) }); j >= 0 {
+			r, _ := utf8.DecodeRuneInString(k[j:])
+			return Part{}, fmt.Errorf("%w: key %d (%q) holds the control character %U at byte %d; "+
+				"replace it in the VPSie account", ErrInvalidKey, i+1, firstLine(k, 24), r, j)
+		}
+		keys = append(keys, k)
 	}
 	doc, err := yaml.Marshal(map[string][]string{"ssh_authorized_keys": keys})
 	if err != nil {
@@ -160,4 +173,12 @@ func boundaryFor(bootstrap []byte, extra []Part) string {
 		h.Write(p.Content)
 	}
 	return "capv-" + hex.EncodeToString(h.Sum(nil))[:40]
+}
+
+// firstLine is at most n bytes of s, for messages.
+func firstLine(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }

@@ -29,6 +29,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 
 	. "github.com/onsi/gomega"
 	"sigs.k8s.io/yaml"
@@ -109,7 +110,11 @@ func FuzzBuild(f *testing.F) {
 		}
 		if pick&4 != 0 {
 			keysPart, err := SSHKeysPart(strings.Split(keys, "\n"))
-			g.Expect(err).NotTo(HaveOccurred())
+			if err != nil {
+				// Keys with control characters are refused (FuzzSSHKeysPart checks when); Build gets no part.
+				g.Expect(err).To(MatchError(ErrInvalidKey))
+				return
+			}
 			extra = append(extra, keysPart)
 		}
 		if pick&8 != 0 {
@@ -240,6 +245,15 @@ func FuzzSSHKeysPart(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string) {
 		g := NewWithT(t)
 		part, err := SSHKeysPart(strings.Split(text, "\n"))
+		// A key holding a control character other than tab is refused, naming it (none is ever valid).
+		refused := func(r rune) bool { return r != '\t' && unicode.IsControl(r) }
+		for _, k := range strings.Split(text, "\n") {
+			if strings.ContainsFunc(strings.TrimSpace(k), refused) {
+				g.Expect(err).To(MatchError(ErrInvalidKey))
+				g.Expect(err.Error()).To(ContainSubstring("holds the control character"))
+				return
+			}
+		}
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(Validate(part.Content)).To(Succeed())
 		g.Expect(string(part.Content)).To(HavePrefix("#cloud-config\n"))

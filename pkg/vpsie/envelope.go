@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -35,10 +36,19 @@ import (
 // null. Unparsable values decode as 0 rather than failing the whole object.
 type Int int64
 
-// UnmarshalJSON implements json.Unmarshaler tolerantly.
+// UnmarshalJSON implements json.Unmarshaler tolerantly. A value outside int64 (1e19, "NaN") is unparsable,
+// not wrapped around: a plan's memory must never turn negative.
 func (i *Int) UnmarshalJSON(b []byte) error {
+	if n, err := strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64); err == nil {
+		*i = Int(n) // exact, also beyond the 2^53 a float64 holds
+		return nil
+	}
 	f, _ := parseNumber(b)
-	*i = Int(int64(f))
+	if f >= -(1<<63) && f < 1<<63 {
+		*i = Int(int64(f))
+	} else {
+		*i = 0
+	}
 	return nil
 }
 
@@ -74,7 +84,8 @@ func parseNumber(b []byte) (float64, bool) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return float64(n), true
 	}
-	if v, err := strconv.ParseFloat(s, 64); err == nil {
+	// NaN and the infinities are no quantity VPSie could mean, and they cannot be encoded again.
+	if v, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(v) && !math.IsInf(v, 0) {
 		return v, true
 	}
 	return 0, false
@@ -175,6 +186,8 @@ type response struct {
 	status int
 	data   json.RawMessage
 	total  int
+	// empty is a 2xx without a body: success for a mutation, but no answer to a read.
+	empty bool
 }
 
 // maxBodyBytes bounds how much of an answer is read; VPSie answers are small.
@@ -188,11 +201,15 @@ func interpret(op string, status int, hdr http.Header, body []byte, now time.Tim
 	retryAfter := parseRetryAfter(hdr.Get("Retry-After"), now)
 	success := status >= 200 && status < 300
 	if status == http.StatusNoContent || (success && len(trimmed) == 0) {
-		return &response{status: status}, nil
+		return &response{status: status, empty: true}, nil
 	}
 	fail := func(code int, msg string, isJSON bool) *Error {
-		if msg == "" {
+		if msg == "" && !success {
 			msg = http.StatusText(status)
+		}
+		if msg == "" {
+			// An error must say something: HTTP 520 has no standard text, and "OK" would be a lie.
+			msg = fmt.Sprintf("VPSie answered an error without a message (HTTP %d)", status)
 		}
 		return &Error{
 			Operation: op, HTTPStatus: status, Code: code, Message: msg, RetryAfter: retryAfter,
@@ -252,21 +269,28 @@ func interpret(op string, status int, hdr http.Header, body []byte, now time.Tim
 	return res, nil
 }
 
-// parseRetryAfter reads a Retry-After header: delta-seconds or an HTTP date.
+// maxRetryAfter is the longest wait a Retry-After header is read as: beyond it the header is bogus, and a
+// wait computed from it must neither overflow into a negative duration nor park a reconcile for days.
+const maxRetryAfter = time.Hour
+
+// parseRetryAfter reads a Retry-After header: delta-seconds or an HTTP date, at most maxRetryAfter.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
 	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 {
+		if !(secs > 0) { // also NaN
 			return 0
+		}
+		if secs >= maxRetryAfter.Seconds() {
+			return maxRetryAfter
 		}
 		return time.Duration(secs * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
-			return d
+			return min(d, maxRetryAfter)
 		}
 	}
 	return 0
@@ -278,9 +302,19 @@ func isAbsent(data json.RawMessage) bool {
 	return len(d) == 0 || string(d) == "null" || string(d) == "false"
 }
 
+// errEmptyAnswer is a read answered 2xx without a body. VPSie says "nothing" with data:false, null or [];
+// an empty body is a proxy's or a cut connection's, and read as "not found" or "no servers" it could make a
+// live server look deleted or a create look needed.
+func errEmptyAnswer(op string, res *response) *Error {
+	return &Error{Operation: op, HTTPStatus: res.status, Class: ClassTransient, Message: "empty answer where data was expected"}
+}
+
 // decodeObject decodes one object; data:false/null (how VPSie says "no such object" on some
 // GETs) becomes a NotFound error.
 func decodeObject(op string, res *response, out any) error {
+	if res.empty {
+		return errEmptyAnswer(op, res)
+	}
 	if isAbsent(res.data) {
 		return &Error{Operation: op, HTTPStatus: res.status, Class: ClassNotFound, Message: "object not found (empty data)"}
 	}
@@ -294,6 +328,9 @@ func decodeObject(op string, res *response, out any) error {
 // {data:[...]}, nested as [[...]] (pending load balancers) or as null/false (empty). It
 // returns the items and the total announced by the answer (0 when none).
 func decodeList[T any](op string, res *response) ([]T, int, error) {
+	if res.empty {
+		return nil, 0, errEmptyAnswer(op, res)
+	}
 	items, count, err := decodeListData[T](res.data)
 	if err != nil {
 		return nil, 0, &Error{Operation: op, HTTPStatus: res.status, Class: ClassTerminal, Message: "undecodable list", Err: err}
@@ -305,7 +342,19 @@ func decodeList[T any](op string, res *response) ([]T, int, error) {
 	return items, total, nil
 }
 
+// maxListNesting is how deep list wrappers may nest ([[...]], {rows:{data:[...]}}): the shapes VPSie uses
+// need two levels. Each level parses its content again, so unbounded nesting made a hostile 80 KB answer cost
+// seconds of CPU.
+const maxListNesting = 4
+
 func decodeListData[T any](data json.RawMessage) ([]T, int, error) {
+	return decodeListNested[T](data, 0)
+}
+
+func decodeListNested[T any](data json.RawMessage, depth int) ([]T, int, error) {
+	if depth > maxListNesting {
+		return nil, 0, fmt.Errorf("list nested deeper than %d levels", maxListNesting)
+	}
 	d := bytes.TrimSpace(data)
 	if isAbsent(d) {
 		return nil, 0, nil
@@ -320,7 +369,7 @@ func decodeListData[T any](data json.RawMessage) ([]T, int, error) {
 		for _, r := range raw {
 			r = bytes.TrimSpace(r)
 			if len(r) > 0 && r[0] == '[' {
-				nested, _, err := decodeListData[T](r)
+				nested, _, err := decodeListNested[T](r, depth+1)
 				if err != nil {
 					return nil, 0, err
 				}
@@ -354,7 +403,7 @@ func decodeListData[T any](data json.RawMessage) ([]T, int, error) {
 		if inner == nil {
 			return nil, 0, fmt.Errorf("object without rows or data where a list was expected")
 		}
-		items, _, err := decodeListData[T](inner)
+		items, _, err := decodeListNested[T](inner, depth+1)
 		count := int(wrapper.Count)
 		if count == 0 {
 			count = int(wrapper.Total)

@@ -475,3 +475,23 @@ func FuzzLoginAnswer(f *testing.F) {
 		}
 	})
 }
+
+// TestDeeplyNestedListsAreRefusedCheaply: a list nested thousands of levels deep (a hostile or broken answer)
+// is refused after a few levels instead of being parsed again at every level (seconds of CPU before).
+func TestDeeplyNestedListsAreRefusedCheaply(t *testing.T) {
+	g := NewWithT(t)
+	for _, body := range []string{
+		strings.Repeat("[", 9000) + strings.Repeat("]", 9000),
+		strings.Repeat(`{"rows":`, 9000) + "[]" + strings.Repeat("}", 9000),
+	} {
+		allocs := testing.AllocsPerRun(1, func() {
+			_, _, err := decodeListData[VM](json.RawMessage(body))
+			g.Expect(err).To(MatchError(ContainSubstring("nested deeper")))
+		})
+		// Parsing every level again allocated per level and per byte; the bounded decode parses a few levels.
+		g.Expect(allocs).To(BeNumerically("<", 20_000), "allocations for %d bytes", len(body))
+	}
+	items, _, err := decodeListData[VM](json.RawMessage(`[[{"identifier":"a"}],[{"identifier":"b"}]]`))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(items).To(HaveLen(2), "the nested shape of pending load balancers still decodes")
+}

@@ -19,7 +19,6 @@ package webhooks
 import (
 	"context"
 	"fmt"
-	"net"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
@@ -28,6 +27,7 @@ import (
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/vpcs"
 )
 
 // +kubebuilder:webhook:verbs=create;update,path=/mutate-infrastructure-cluster-x-k8s-io-v1alpha1-vpsiecluster,mutating=true,failurePolicy=fail,sideEffects=None,groups=infrastructure.cluster.x-k8s.io,resources=vpsieclusters,versions=v1alpha1,name=default.vpsiecluster.infrastructure.cluster.x-k8s.io,admissionReviewVersions=v1
@@ -157,11 +157,8 @@ func validateClusterSpec(path *field.Path, s *infrav1.VPSieClusterSpec) field.Er
 		seen[fd.Datacenter] = true
 	}
 	if cidr := s.Network.VPC.CIDR; cidr != "" {
-		if ip, ipnet, err := net.ParseCIDR(cidr); err != nil || ip.To4() == nil {
-			errs = append(errs, field.Invalid(path.Child("network", "vpc", "cidr"), cidr, "must be an IPv4 CIDR such as 10.42.0.0/16"))
-		} else if !ip.Equal(ipnet.IP) {
-			errs = append(errs, field.Invalid(path.Child("network", "vpc", "cidr"), cidr,
-				"host bits must be zero: use "+ipnet.String()))
+		if _, err := vpcs.ParseCIDR(cidr); err != nil {
+			errs = append(errs, field.Invalid(path.Child("network", "vpc", "cidr"), cidr, err.Error()))
 		}
 	}
 	if s.Network.VPC.CIDR != "" && s.Network.VPC.ID != "" {

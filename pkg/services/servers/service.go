@@ -297,7 +297,7 @@ func (s *Service) userData(ctx context.Context) ([]byte, string, error) {
 		}
 		part, err := cloudinit.SSHKeysPart(publicKeys)
 		if err != nil {
-			return nil, "", err
+			return nil, "", fmt.Errorf("%w: SSH keys %v: %w", services.ErrTerminal, keyIDs, err)
 		}
 		parts = append(parts, part)
 		keysPart = len(part.Content)

@@ -120,3 +120,19 @@ func TestUserDataSize(t *testing.T) {
 		})
 	}
 }
+
+// TestCorruptSSHKeyInTheAccountIsTerminal: a key of the account holding a control character (no sshd reads
+// it, and cloud-init would refuse the whole document) stops the create with a terminal error naming it,
+// instead of a transient error retried forever.
+func TestCorruptSSHKeyInTheAccountIsTerminal(t *testing.T) {
+	g := NewWithT(t)
+	e := newEnv(t, vpsiesim.Options{BootDelay: -1})
+	api := e.account.API
+	g.Expect(api.CreateSSHKey(context.Background(), "good", "ssh-ed25519 AAAAgood alice")).To(Succeed())
+	g.Expect(api.CreateSSHKey(context.Background(), "corrupt", "ssh-ed25519 AAAA\x7fbad bob")).To(Succeed())
+	s := e.machineScope(t, "worker-1", func(m *infrav1.VPSieMachine) { m.Spec.SSHKeys = []string{"good", "corrupt"} })
+	_, err := e.service(s).Reconcile(context.Background())
+	g.Expect(err).To(MatchError(services.ErrTerminal))
+	g.Expect(err.Error()).To(And(ContainSubstring("key 2"), ContainSubstring("U+007F")))
+	g.Expect(e.sim.RequestCount("POST /api/v2/vm")).To(BeZero())
+}

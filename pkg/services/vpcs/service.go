@@ -22,6 +22,7 @@ package vpcs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -70,14 +71,24 @@ type Result = services.Result
 // DeleteResult is what Delete did.
 type DeleteResult = services.DeleteResult
 
-// SplitCIDR turns "10.42.0.0/16" into VPSie's networkRange "10.42.0.0" and networkSize "16".
-func SplitCIDR(cidr string) (networkRange, networkSize string, err error) {
+// ParseCIDR is the one reading of spec.network.vpc.cidr, shared by the webhook (which refuses what it
+// refuses) and SplitCIDR (which sends what it accepts): an IPv4 prefix without host bits.
+func ParseCIDR(cidr string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(cidr)
 	if err != nil || !p.Addr().Is4() {
-		return "", "", fmt.Errorf("%w: spec.network.vpc.cidr %q is not an IPv4 CIDR such as 10.42.0.0/16", services.ErrTerminal, cidr)
+		return netip.Prefix{}, errors.New("must be an IPv4 CIDR such as 10.42.0.0/16")
 	}
 	if p.Masked() != p {
-		return "", "", fmt.Errorf("%w: spec.network.vpc.cidr %q has host bits set: use %s", services.ErrTerminal, cidr, p.Masked())
+		return netip.Prefix{}, fmt.Errorf("host bits must be zero: use %s", p.Masked())
+	}
+	return p, nil
+}
+
+// SplitCIDR turns "10.42.0.0/16" into VPSie's networkRange "10.42.0.0" and networkSize "16".
+func SplitCIDR(cidr string) (networkRange, networkSize string, err error) {
+	p, err := ParseCIDR(cidr)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: spec.network.vpc.cidr %q %w", services.ErrTerminal, cidr, err)
 	}
 	return p.Addr().String(), strconv.Itoa(p.Bits()), nil
 }
