@@ -223,8 +223,8 @@ func (r *VPSieMachineReconciler) account(ctx context.Context, vc *infrav1.VPSieC
 	return r.Accounts.Account(key, creds)
 }
 
-// credentialsProblem reports unusable credentials; the VPSieCluster watches the Secret and reports the
-// details, the machine waits without hammering anything.
+// credentialsProblem reports unusable credentials; the VPSieCluster reports the details, the machine reads the
+// Secret again in a minute (Secrets are not watched) without hammering anything.
 func (r *VPSieMachineReconciler) credentialsProblem(vm *infrav1.VPSieMachine, err error) ctrl.Result {
 	reason := infrav1.CredentialsInvalidReason
 	if errors.Is(err, scope.ErrCredentialsNotFound) {
