@@ -18,7 +18,8 @@ package e2e
 
 // Cluster API's core controllers and webhooks, run in-process on a manager of their own, wired as
 // sigs.k8s.io/cluster-api/core/main.go (v1.14.2) wires them, minus what the scenarios do not use (ClusterClass
-// and topology, the Runtime SDK, MachinePools, ClusterResourceSets, the CRD migrator).
+// and topology, the Runtime SDK, MachinePools, ClusterResourceSets, the CRD migrator); and the kubeadm
+// bootstrap provider (CABPK) on another manager, as its own binary would run.
 //
 // Why in-process rather than the core manager binary: the binary would need its own serving certificate and
 // webhook configurations, a second cold build of ~80 s, and a third process on 2 cores; in-process, its
@@ -35,8 +36,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	addonsv1beta1 "sigs.k8s.io/cluster-api/api/addons/v1beta1" //nolint:staticcheck // the core webhooks convert from it
 	addonsv1 "sigs.k8s.io/cluster-api/api/addons/v1beta2"
+	bootstrapv1beta1 "sigs.k8s.io/cluster-api/api/bootstrap/kubeadm/v1beta1" //nolint:staticcheck // the bootstrap webhooks convert from it
+	bootstrapv1 "sigs.k8s.io/cluster-api/api/bootstrap/kubeadm/v1beta2"
 	clusterv1beta1 "sigs.k8s.io/cluster-api/api/core/v1beta1" //nolint:staticcheck // the core webhooks convert from it
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	ipamv1alpha1 "sigs.k8s.io/cluster-api/api/ipam/v1alpha1" //nolint:staticcheck // the core webhooks convert from it
@@ -44,6 +48,9 @@ import (
 	ipamv1 "sigs.k8s.io/cluster-api/api/ipam/v1beta2"
 	runtimev1alpha1 "sigs.k8s.io/cluster-api/api/runtime/v1alpha1" //nolint:staticcheck // the core webhooks convert from it
 	runtimev1 "sigs.k8s.io/cluster-api/api/runtime/v1beta2"
+	"sigs.k8s.io/cluster-api/bootstrap/kubeadm/reconcilers/kubeadmconfig"
+	bootstrapsetup "sigs.k8s.io/cluster-api/bootstrap/kubeadm/setup"
+	bootstrapadmission "sigs.k8s.io/cluster-api/bootstrap/kubeadm/webhooks/admission"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
 	"sigs.k8s.io/cluster-api/core/reconcilers/cluster"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machine"
@@ -67,6 +74,7 @@ const capiControllerName = "cluster-api-controller-manager"
 func capiScheme(base *runtime.Scheme) (*runtime.Scheme, error) {
 	for _, add := range []func(*runtime.Scheme) error{
 		apiextensionsv1.AddToScheme, clusterv1beta1.AddToScheme, addonsv1.AddToScheme, addonsv1beta1.AddToScheme,
+		bootstrapv1.AddToScheme, bootstrapv1beta1.AddToScheme,
 		ipamv1.AddToScheme, ipamv1beta1.AddToScheme, ipamv1alpha1.AddToScheme,
 		runtimev1.AddToScheme, runtimev1alpha1.AddToScheme,
 	} {
@@ -158,6 +166,56 @@ func setupCAPIReconcilers(ctx context.Context, mgr ctrl.Manager, cc clustercache
 	return nil
 }
 
+const cabpkControllerName = "cluster-api-kubeadm-bootstrap-manager"
+
+// startCABPK starts the kubeadm bootstrap provider's reconciler in-process on a manager of its own, wired as
+// sigs.k8s.io/cluster-api/bootstrap/kubeadm/main.go (v1.14.2) wires it: its cache keeps the data of the
+// cluster's certificate Secrets, which the core manager's drops. Its webhooks are served by the core manager
+// (startCAPI): one local serving address, and admission needs no cache. Pools whose Machines name a
+// KubeadmConfig get the bootstrap data it renders, join token included.
+func startCABPK(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme) (done <-chan struct{}, err error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = 200, 300
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:  scheme,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache:   bootstrapsetup.ManagerCacheOptions(scheme, cabpkControllerName, "", 10*time.Minute),
+		Client:  bootstrapsetup.ManagerClientOptions(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the kubeadm bootstrap provider's manager: %w", err)
+	}
+	secrets, err := bootstrapsetup.CreateSecretCachingClient(mgr)
+	if err != nil {
+		return nil, err
+	}
+	clusterCache, err := clustercache.SetupWithManager(ctx, mgr, clustercache.Options{
+		SecretClient: secrets,
+		Cache:        bootstrapsetup.ClusterCacheCacheOptions(),
+		Client:       bootstrapsetup.ClusterCacheClientOptions(cabpkControllerName, 20, 30),
+	}, controller.Options{MaxConcurrentReconciles: 10,
+		// The core manager's ClusterCache controller has the same name in this process; in production each
+		// runs in its own.
+		SkipNameValidation: ptr.To(true)})
+	if err != nil {
+		return nil, fmt.Errorf("creating the kubeadm bootstrap provider's ClusterCache: %w", err)
+	}
+	if err := (&kubeadmconfig.Reconciler{
+		Client: mgr.GetClient(), SecretCachingClient: secrets, APIReader: mgr.GetAPIReader(), ClusterCache: clusterCache,
+		TokenTTL: 15 * time.Minute,
+	}).SetupWithManager(ctx, mgr, concurrency(10)); err != nil {
+		return nil, fmt.Errorf("kubeadmconfig controller: %w", err)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Println("kubeadm bootstrap manager:", err)
+		}
+	}()
+	return stopped, nil
+}
+
 // setupCAPIWebhooks registers every core admission webhook whose configuration envtest installed.
 func setupCAPIWebhooks(mgr ctrl.Manager, cc clustercache.ClusterCache) error {
 	type setupper interface{ SetupWebhookWithManager(ctrl.Manager) error }
@@ -175,6 +233,8 @@ func setupCAPIWebhooks(mgr ctrl.Manager, cc clustercache.ClusterCache) error {
 		&coreadmission.ExtensionConfig{},
 		&coreadmission.IPAddress{Client: mgr.GetAPIReader()},
 		&coreadmission.IPAddressClaim{},
+		&bootstrapadmission.KubeadmConfig{},
+		&bootstrapadmission.KubeadmConfigTemplate{},
 	} {
 		if err := w.SetupWebhookWithManager(mgr); err != nil {
 			return fmt.Errorf("webhook %T: %w", w, err)

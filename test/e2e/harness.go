@@ -37,6 +37,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
+	bootstrapv1 "sigs.k8s.io/cluster-api/api/bootstrap/kubeadm/v1beta2"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -92,6 +93,7 @@ type Harness struct {
 	logf      func(format string, args ...any)
 	cancel    context.CancelFunc
 	capiDone  <-chan struct{}
+	cabpkDone <-chan struct{}
 	mu        sync.Mutex
 	kubeletID map[string]bool // namespace -> the "kubelet" sets spec.providerID (default true)
 }
@@ -124,10 +126,14 @@ func Start(opts Options) (h *Harness, err error) {
 	if err != nil {
 		return h, err
 	}
+	bootstrapCRDs, err := envtest.ClusterAPIBootstrapCRDPath()
+	if err != nil {
+		return h, err
+	}
 	h.logf("starting the local control plane (kube-apiserver, etcd)")
 	if h.Env, err = envtest.Start(envtest.Options{
-		CRDDirectoryPaths: []string{envtest.ProviderCRDPath()},
-		AddToScheme:       []func(*kruntime.Scheme) error{infrav1.AddToScheme},
+		CRDDirectoryPaths: []string{envtest.ProviderCRDPath(), bootstrapCRDs},
+		AddToScheme:       []func(*kruntime.Scheme) error{infrav1.AddToScheme, bootstrapv1.AddToScheme},
 		WebhookPaths:      []string{capiHooks},
 	}); err != nil {
 		return h, err
@@ -153,7 +159,22 @@ func Start(opts Options) (h *Harness, err error) {
 	if err != nil {
 		return h, err
 	}
-	if h.capiDone, err = startCAPI(ctx, h.Env.Config, scheme, h.Env.WebhookServerOptions()); err != nil {
+	if err := h.labelBootstrapCRDs(context.Background()); err != nil {
+		return h, err
+	}
+	h.logf("starting Cluster API's kubeadm bootstrap provider (in-process)")
+	if h.cabpkDone, err = startCABPK(ctx, h.Env.Config, scheme); err != nil {
+		return h, err
+	}
+	hooks := h.Env.WebhookServerOptions()
+	if h.capiDone, err = startCAPI(ctx, h.Env.Config, scheme, hooks); err != nil {
+		return h, err
+	}
+	bootstrapHooks, err := envtest.ClusterAPIBootstrapWebhookPath()
+	if err != nil {
+		return h, err
+	}
+	if err := h.installWebhooks(bootstrapHooks, "kubeadm-bootstrap-", fmt.Sprintf("https://%s:%d", hooks.Host, hooks.Port)); err != nil {
 		return h, err
 	}
 
@@ -225,6 +246,9 @@ func (h *Harness) Stop() {
 		h.cancel()
 		if h.capiDone != nil {
 			<-h.capiDone
+		}
+		if h.cabpkDone != nil {
+			<-h.cabpkDone
 		}
 	}
 	if h.Sim != nil {

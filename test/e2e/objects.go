@@ -167,24 +167,29 @@ func (h *Harness) CreateMachineDeployment(ctx context.Context, c *Cluster, name 
 	if err := h.Client.Create(ctx, tmpl); err != nil {
 		return nil, fmt.Errorf("creating the VPSieMachineTemplate: %w", err)
 	}
-	md := &clusterv1.MachineDeployment{
+	md := machineDeployment(c, name, replicas, annotations, clusterv1.Bootstrap{DataSecretName: ptr.To(c.BootstrapSecret)})
+	if err := h.Client.Create(ctx, md); err != nil {
+		return nil, fmt.Errorf("creating the MachineDeployment: %w", err)
+	}
+	return md, nil
+}
+
+// machineDeployment is a MachineDeployment of the cluster on the VPSieMachineTemplate of its name.
+func machineDeployment(c *Cluster, name string, replicas *int32, annotations map[string]string, bootstrap clusterv1.Bootstrap) *clusterv1.MachineDeployment {
+	return &clusterv1.MachineDeployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: c.Namespace, Name: name, Annotations: annotations},
 		Spec: clusterv1.MachineDeploymentSpec{
 			ClusterName: c.Name,
 			Replicas:    replicas,
 			Template: clusterv1.MachineTemplateSpec{Spec: clusterv1.MachineSpec{
 				ClusterName: c.Name,
-				Bootstrap:   clusterv1.Bootstrap{DataSecretName: ptr.To(c.BootstrapSecret)},
+				Bootstrap:   bootstrap,
 				InfrastructureRef: clusterv1.ContractVersionedObjectReference{
 					APIGroup: infrav1.GroupVersion.Group, Kind: "VPSieMachineTemplate", Name: name,
 				},
 			}},
 		},
 	}
-	if err := h.Client.Create(ctx, md); err != nil {
-		return nil, fmt.Errorf("creating the MachineDeployment: %w", err)
-	}
-	return md, nil
 }
 
 // ScaleMachineDeployment sets a MachineDeployment's replicas.

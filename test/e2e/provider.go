@@ -38,6 +38,7 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/vpsieinc/cluster-api-provider-vpsie/test/envtest"
@@ -158,8 +159,8 @@ func newProvider(binary string, h *Harness, log io.Writer, production bool) (*Pr
 		"--insecure-diagnostics", "--diagnostics-address", "127.0.0.1:0",
 		"--health-addr", "127.0.0.1:0",
 		"--graceful-shutdown-timeout", "5s",
-		// Every log line the code has, so that the scan after each scenario (logscan.go) reads them all.
-		"--v", "5",
+		// Every log line the provider's code has (V(4) and below), so that the scan after each scenario (logscan.go) reads them all.
+		"--v", "4",
 	}
 	if !production {
 		p.args = append(p.args,
@@ -249,12 +250,19 @@ func (p *Provider) LogTail(lines int) string {
 
 // installProviderWebhooks installs config/webhook/manifests.yaml, pointed at the provider process.
 func (h *Harness) installProviderWebhooks() error {
-	raw, err := os.ReadFile(filepath.Join(envtest.ProviderWebhookPath(), "manifests.yaml"))
+	return h.installWebhooks(filepath.Join(envtest.ProviderWebhookPath(), "manifests.yaml"), "capv-",
+		fmt.Sprintf("https://127.0.0.1:%d", h.Provider.WebhookPort))
+}
+
+// installWebhooks installs the webhook configurations of a manifests file under prefix+name (Cluster API's
+// core configurations, installed by envtest, carry the same generated names), each webhook pointed at base
+// plus its path and trusting envtest's serving certificate.
+func (h *Harness) installWebhooks(file, prefix, base string) error {
+	raw, err := os.ReadFile(file)
 	if err != nil {
 		return err
 	}
 	ca := h.Env.WebhookInstallOptions().LocalServingCAData
-	base := fmt.Sprintf("https://127.0.0.1:%d", h.Provider.WebhookPort)
 	point := func(c *admissionv1.WebhookClientConfig) {
 		url := base
 		if c.Service != nil && c.Service.Path != nil {
@@ -268,32 +276,32 @@ func (h *Harness) installProviderWebhooks() error {
 		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
 			return err
 		}
+		var cfg client.Object
 		switch meta.Kind {
 		case "MutatingWebhookConfiguration":
-			cfg := &admissionv1.MutatingWebhookConfiguration{}
-			if err := yaml.Unmarshal([]byte(doc), cfg); err != nil {
+			m := &admissionv1.MutatingWebhookConfiguration{}
+			if err := yaml.Unmarshal([]byte(doc), m); err != nil {
 				return err
 			}
-			// Cluster API's configurations (installed by envtest) carry the same generated names.
-			cfg.Name = "capv-" + cfg.Name
-			for i := range cfg.Webhooks {
-				point(&cfg.Webhooks[i].ClientConfig)
+			for i := range m.Webhooks {
+				point(&m.Webhooks[i].ClientConfig)
 			}
-			if err := h.Client.Create(ctx, cfg); err != nil {
-				return fmt.Errorf("installing the provider's webhooks: %w", err)
-			}
+			cfg = m
 		case "ValidatingWebhookConfiguration":
-			cfg := &admissionv1.ValidatingWebhookConfiguration{}
-			if err := yaml.Unmarshal([]byte(doc), cfg); err != nil {
+			v := &admissionv1.ValidatingWebhookConfiguration{}
+			if err := yaml.Unmarshal([]byte(doc), v); err != nil {
 				return err
 			}
-			cfg.Name = "capv-" + cfg.Name
-			for i := range cfg.Webhooks {
-				point(&cfg.Webhooks[i].ClientConfig)
+			for i := range v.Webhooks {
+				point(&v.Webhooks[i].ClientConfig)
 			}
-			if err := h.Client.Create(ctx, cfg); err != nil {
-				return fmt.Errorf("installing the provider's webhooks: %w", err)
-			}
+			cfg = v
+		default:
+			continue
+		}
+		cfg.SetName(prefix + cfg.GetName())
+		if err := h.Client.Create(ctx, cfg); err != nil {
+			return fmt.Errorf("installing the webhooks of %s: %w", file, err)
 		}
 	}
 	return nil

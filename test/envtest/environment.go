@@ -149,6 +149,23 @@ func ProviderWebhookPath() string {
 // ClusterAPICRDPath is core/config/crd/bases of the Cluster API module version
 // this repository's go.mod requires, read from the module cache.
 func ClusterAPICRDPath() (string, error) {
+	return clusterAPIPath("core", "config", "crd", "bases")
+}
+
+// ClusterAPIBootstrapCRDPath is bootstrap/kubeadm/config/crd/bases of the Cluster API module: the CRDs of the
+// kubeadm bootstrap provider (KubeadmConfig, KubeadmConfigTemplate).
+func ClusterAPIBootstrapCRDPath() (string, error) {
+	return clusterAPIPath("bootstrap", "kubeadm", "config", "crd", "bases")
+}
+
+// ClusterAPIBootstrapWebhookPath is the kubeadm bootstrap provider's webhook configurations. They carry the
+// same names as the core ones: install them under other names.
+func ClusterAPIBootstrapWebhookPath() (string, error) {
+	return clusterAPIPath("bootstrap", "kubeadm", "config", "webhook", "manifests.yaml")
+}
+
+// clusterAPIPath is a path inside the Cluster API module's folder in the module cache; it must exist.
+func clusterAPIPath(elem ...string) (string, error) {
 	capiDirOnce.Do(func() {
 		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", clusterAPIModule).Output()
 		if err != nil {
@@ -164,9 +181,9 @@ func ClusterAPICRDPath() (string, error) {
 	if errCapiDir != nil {
 		return "", errCapiDir
 	}
-	path := filepath.Join(capiDir, "core", "config", "crd", "bases")
+	path := filepath.Join(append([]string{capiDir}, elem...)...)
 	if _, err := os.Stat(path); err != nil {
-		return "", fmt.Errorf("cluster API CRDs not found: %w", err)
+		return "", fmt.Errorf("not found in the Cluster API module: %w", err)
 	}
 	return path, nil
 }
