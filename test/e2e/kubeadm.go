@@ -77,8 +77,11 @@ func flavorKubeadmConfigTemplate(cluster, namespace, name string) (*unstructured
 		return nil, fmt.Errorf("rendering the flavor's KubeadmConfigTemplate: %w", err)
 	}
 	objs, err := utilyaml.ToUnstructured(out)
-	if err != nil || len(objs) != 1 {
-		return nil, fmt.Errorf("the flavor's KubeadmConfigTemplate renders to %d objects: %v", len(objs), err)
+	if err != nil {
+		return nil, fmt.Errorf("the flavor's KubeadmConfigTemplate renders to invalid YAML: %w", err)
+	}
+	if len(objs) != 1 {
+		return nil, fmt.Errorf("the flavor's KubeadmConfigTemplate renders to %d objects", len(objs))
 	}
 	tmpl := &objs[0]
 	tmpl.SetAPIVersion(bootstrapv1.GroupVersion.String())

@@ -19,6 +19,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -50,7 +51,7 @@ func userDataParts(g Gomega, data []byte) []userDataPart {
 	var parts []userDataPart
 	for {
 		p, err := r.NextRawPart()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return parts
 		}
 		g.Expect(err).NotTo(HaveOccurred())
