@@ -246,6 +246,7 @@ func (s *Simulator) removeVMLocked(v *VM, state VMState) []VM {
 	if vpc := s.vpcs[v.VPCID]; vpc != nil {
 		vpc.VMs = slices.DeleteFunc(vpc.VMs, func(id string) bool { return id == v.Identifier })
 	}
+	s.detachFirewallsLocked(v.Identifier)
 	v.State, v.DeletedAt, v.UpdatedAt = state, now, now
 	if v.BootedAt.IsZero() {
 		return nil

@@ -110,14 +110,17 @@ type Simulator struct {
 	lbGhosts  []ghost // deleted LBs a lagging list still shows (Faults.ListLag)
 	vpcs      map[int]*VPC
 	vpcGhosts []ghost
-	sshKeys   []*SSHKey
-	scripts   []*Script
-	tags      []*Tag
-	seq       map[string]int // id sequences by kind
-	timers    map[string]*time.Timer
-	wg        sync.WaitGroup
-	bootHooks []func(VM)
-	delHooks  []func(VM)
+	firewalls map[int]*FirewallGroup
+	// firewallAttachedAt is when a group was last attached to a server, for AttachRace.
+	firewallAttachedAt map[string]time.Time
+	sshKeys            []*SSHKey
+	scripts            []*Script
+	tags               []*Tag
+	seq                map[string]int // id sequences by kind
+	timers             map[string]*time.Timer
+	wg                 sync.WaitGroup
+	bootHooks          []func(VM)
+	delHooks           []func(VM)
 
 	fmu         sync.Mutex // guards faults, rng, rate-limit window and counters
 	faults      Faults
@@ -157,13 +160,14 @@ func New(o Options) *Simulator {
 		seed = time.Now().UnixNano()
 	}
 	s := &Simulator{
-		opts:     o,
-		creds:    Credentials{ClientID: o.ClientID, ClientSecret: o.ClientSecret, Tokens: append([]string(nil), o.Tokens...), AccountPassword: o.AccountPassword},
-		tokens:   map[string]issuedToken{},
-		catalog:  cat,
-		vms:      map[string]*VM{},
-		lbs:      map[string]*LoadBalancer{},
-		vpcs:     map[int]*VPC{},
+		opts:      o,
+		creds:     Credentials{ClientID: o.ClientID, ClientSecret: o.ClientSecret, Tokens: append([]string(nil), o.Tokens...), AccountPassword: o.AccountPassword},
+		tokens:    map[string]issuedToken{},
+		catalog:   cat,
+		vms:       map[string]*VM{},
+		lbs:       map[string]*LoadBalancer{},
+		vpcs:      map[int]*VPC{},
+		firewalls: map[int]*FirewallGroup{}, firewallAttachedAt: map[string]time.Time{},
 		seq:      map[string]int{},
 		timers:   map[string]*time.Timer{},
 		rng:      rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
@@ -247,6 +251,15 @@ func (s *Simulator) routeTable() []route {
 	add("GET /apps/v2/vpc/{id}", s.handleGetVPC)
 	add("POST /apps/v2/vpc/add", s.handleCreateVPC)
 	add("DELETE /apps/v2/vpc/{id}", s.handleDeleteVPC)
+
+	add("POST /apps/v2/firewall/create/group", s.handleCreateFirewallGroup)
+	add("GET /apps/v2/firewall/groups", s.handleListFirewallGroups)
+	add("GET /apps/v2/firewall/group/{id}", s.handleGetFirewallGroup)
+	add("PUT /apps/v2/firewall/group/rules/update", s.handleUpdateFirewallRules)
+	add("DELETE /apps/v2/firewall/group/rules/delete", s.handleDeleteFirewallRules)
+	add("DELETE /apps/v2/firewall/delete/group", s.handleDeleteFirewallGroup)
+	add("POST /apps/v2/firewall/attach/group", s.handleAttachFirewallGroup)
+	add("POST /apps/v2/firewall/detach/group", s.handleDetachFirewallGroup)
 
 	add("GET /api/v1/lb/all", s.handleListLBs)
 	add("GET /api/v1/lb/{id}", s.handleGetLB)

@@ -154,24 +154,27 @@ type State struct {
 	DeletedVMs    []VM           `json:"deletedVms"`
 	LoadBalancers []LoadBalancer `json:"loadBalancers"`
 	VPCs          []VPC          `json:"vpcs"`
-	SSHKeys       []SSHKey       `json:"sshKeys"`
-	Scripts       []Script       `json:"scripts"`
-	Tags          []Tag          `json:"tags"`
-	Faults        Faults         `json:"faults"`
+	// FirewallGroups shows which servers (VMs) have which groups.
+	FirewallGroups []FirewallGroup `json:"firewallGroups"`
+	SSHKeys        []SSHKey        `json:"sshKeys"`
+	Scripts        []Script        `json:"scripts"`
+	Tags           []Tag           `json:"tags"`
+	Faults         Faults          `json:"faults"`
 }
 
 // Snapshot returns the whole simulated state. Slices are never nil (they encode as []).
 func (s *Simulator) Snapshot() State {
 	return State{
-		Catalog:       s.Catalog(),
-		VMs:           nonNil(s.VMs()),
-		DeletedVMs:    nonNil(s.DeletedVMs()),
-		LoadBalancers: nonNil(s.LoadBalancers()),
-		VPCs:          nonNil(s.VPCs()),
-		SSHKeys:       nonNil(s.SSHKeys()),
-		Scripts:       nonNil(s.Scripts()),
-		Tags:          nonNil(s.Tags()),
-		Faults:        s.Faults(),
+		Catalog:        s.Catalog(),
+		VMs:            nonNil(s.VMs()),
+		DeletedVMs:     nonNil(s.DeletedVMs()),
+		LoadBalancers:  nonNil(s.LoadBalancers()),
+		VPCs:           nonNil(s.VPCs()),
+		FirewallGroups: nonNil(s.FirewallGroups()),
+		SSHKeys:        nonNil(s.SSHKeys()),
+		Scripts:        nonNil(s.Scripts()),
+		Tags:           nonNil(s.Tags()),
+		Faults:         s.Faults(),
 	}
 }
 
