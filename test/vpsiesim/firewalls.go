@@ -293,7 +293,8 @@ func (s *Simulator) handleUpdateFirewallRules(w http.ResponseWriter, r *http.Req
 		writeError(w, http.StatusBadRequest, msg)
 		return
 	}
-	g.Rules = append(kept, rules...)
+	kept = append(kept, rules...)
+	g.Rules = kept
 	writeBool(w, true)
 }
 
