@@ -268,54 +268,65 @@ func (s *Simulator) handleGetFirewallGroup(w http.ResponseWriter, r *http.Reques
 	writeObject(w, out)
 }
 
-// handleUpdateFirewallRules serves PUT /apps/v2/firewall/group/rules/update {groupId, rules}: a rule with an
-// identifier of the group replaces it, one without is added.
-func (s *Simulator) handleUpdateFirewallRules(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		GroupID string         `json:"groupId"`
-		Rules   []FirewallRule `json:"rules"`
-	}
-	if _, ok := decodeBody(w, r, &in); !ok {
+// groupRequest is a request body naming a group by groupId.
+type groupRequest interface{ group() string }
+
+type firewallRulesRequest struct {
+	GroupID string         `json:"groupId"`
+	Rules   []FirewallRule `json:"rules"`
+}
+
+func (q *firewallRulesRequest) group() string { return q.GroupID }
+
+type firewallRuleIDsRequest struct {
+	GroupID string   `json:"groupId"`
+	Rules   []string `json:"rules"`
+}
+
+func (q *firewallRuleIDsRequest) group() string { return q.GroupID }
+
+// changeFirewallGroup decodes in and runs change on the group it names, under the state lock; change answers
+// the request. An unknown group answers 404.
+func (s *Simulator) changeFirewallGroup(w http.ResponseWriter, r *http.Request, in groupRequest, change func(*FirewallGroup)) {
+	if _, ok := decodeBody(w, r, in); !ok {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g := s.firewallGroupLocked(in.GroupID)
+	g := s.firewallGroupLocked(in.group())
 	if g == nil {
 		writeError(w, http.StatusNotFound, "Firewall group not found")
 		return
 	}
-	kept := slices.DeleteFunc(slices.Clone(g.Rules), func(old FirewallRule) bool {
-		return slices.ContainsFunc(in.Rules, func(n FirewallRule) bool { return n.Identifier == old.Identifier })
+	change(g)
+}
+
+// handleUpdateFirewallRules serves PUT /apps/v2/firewall/group/rules/update {groupId, rules}: a rule with an
+// identifier of the group replaces it, one without is added.
+func (s *Simulator) handleUpdateFirewallRules(w http.ResponseWriter, r *http.Request) {
+	in := &firewallRulesRequest{}
+	s.changeFirewallGroup(w, r, in, func(g *FirewallGroup) {
+		kept := slices.DeleteFunc(slices.Clone(g.Rules), func(old FirewallRule) bool {
+			return slices.ContainsFunc(in.Rules, func(n FirewallRule) bool { return n.Identifier == old.Identifier })
+		})
+		rules, msg := checkRules(in.Rules, kept)
+		if msg != "" {
+			writeError(w, http.StatusBadRequest, msg)
+			return
+		}
+		kept = append(kept, rules...)
+		g.Rules = kept
+		writeBool(w, true)
 	})
-	rules, msg := checkRules(in.Rules, kept)
-	if msg != "" {
-		writeError(w, http.StatusBadRequest, msg)
-		return
-	}
-	kept = append(kept, rules...)
-	g.Rules = kept
-	writeBool(w, true)
 }
 
 // handleDeleteFirewallRules serves DELETE /apps/v2/firewall/group/rules/delete {groupId, rules: [identifier]}.
 func (s *Simulator) handleDeleteFirewallRules(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		GroupID string   `json:"groupId"`
-		Rules   []string `json:"rules"`
-	}
-	if _, ok := decodeBody(w, r, &in); !ok {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.firewallGroupLocked(in.GroupID)
-	if g == nil {
-		writeError(w, http.StatusNotFound, "Firewall group not found")
-		return
-	}
-	g.Rules = slices.DeleteFunc(g.Rules, func(r FirewallRule) bool { return slices.Contains(in.Rules, r.Identifier) })
-	writeBool(w, true)
+	in := &firewallRuleIDsRequest{}
+	s.changeFirewallGroup(w, r, in, func(g *FirewallGroup) {
+		g.Rules = slices.DeleteFunc(g.Rules, func(r FirewallRule) bool { return slices.Contains(in.Rules, r.Identifier) })
+		writeBool(w, true)
+	})
 }
 
 // handleDeleteFirewallGroup serves DELETE /apps/v2/firewall/delete/group {groupId, deleteStatistic}. Without
@@ -352,6 +363,8 @@ type firewallAttachRequest struct {
 	GroupID string `json:"groupId"`
 }
 
+func (q *firewallAttachRequest) group() string { return q.GroupID }
+
 // handleAttachFirewallGroup serves POST /apps/v2/firewall/attach/group {vmId, groupId}.
 func (s *Simulator) handleAttachFirewallGroup(w http.ResponseWriter, r *http.Request) {
 	var in firewallAttachRequest
@@ -380,19 +393,11 @@ func (s *Simulator) handleAttachFirewallGroup(w http.ResponseWriter, r *http.Req
 
 // handleDetachFirewallGroup serves POST /apps/v2/firewall/detach/group {vmId, groupId}.
 func (s *Simulator) handleDetachFirewallGroup(w http.ResponseWriter, r *http.Request) {
-	var in firewallAttachRequest
-	if _, ok := decodeBody(w, r, &in); !ok {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.firewallGroupLocked(in.GroupID)
-	if g == nil {
-		writeError(w, http.StatusNotFound, "Firewall group not found")
-		return
-	}
-	g.VMs = slices.DeleteFunc(g.VMs, func(id string) bool { return id == in.VMID })
-	writeBool(w, true)
+	in := &firewallAttachRequest{}
+	s.changeFirewallGroup(w, r, in, func(g *FirewallGroup) {
+		g.VMs = slices.DeleteFunc(g.VMs, func(id string) bool { return id == in.VMID })
+		writeBool(w, true)
+	})
 }
 
 // detachFirewallsLocked drops a deleted server from every group.
