@@ -67,8 +67,9 @@ func (g *FirewallGroup) clone() FirewallGroup {
 }
 
 // AttachRace is how close together two attaches of groups to the same server fail inside VPSie: the second
-// answers 500 ipSetNotCreated (Terraform's provider serialises attachments to one server for this).
-const AttachRace = 200 * time.Millisecond
+// answers 500 ipSetNotCreated (Terraform's provider serialises attachments to one server for this). Generous,
+// so that a test under load still sees two back-to-back attaches collide.
+const AttachRace = time.Second
 
 // rulesJSON groups rules as the API answers them: {inBound: [...], outBound: [...]}.
 func rulesJSON(rules []FirewallRule) map[string]any {
