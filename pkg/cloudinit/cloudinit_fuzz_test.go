@@ -18,14 +18,7 @@ package cloudinit
 
 import (
 	"bytes"
-	"compress/gzip"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"io"
-	"mime"
-	"mime/multipart"
-	"net/mail"
 	"regexp"
 	"strings"
 	"testing"
@@ -173,56 +166,28 @@ var plainName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 // (cloud-init decompresses gzip user data before it reads anything else).
 func decompressed(t *testing.T, data []byte) []byte {
 	t.Helper()
-	if !bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
-		return data
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(data))
+	plain, err := gunzip(data)
 	if err != nil {
-		t.Fatalf("user data looks gzip-compressed but is not: %v", err)
-	}
-	plain, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatalf("user data looks gzip-compressed but is not: %v", err)
+		t.Fatal(err)
 	}
 	return plain
 }
 
-// readUserData reads a multipart user data message like cloud-init: MIME parts with base64 bodies.
+// readUserData reads a multipart user data message like cloud-init (Read): MIME parts with base64 bodies.
 func readUserData(t *testing.T, data []byte) []parsedPart {
 	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(decompressed(t, data)))
+	read, err := Read(data)
 	if err != nil {
-		t.Fatalf("user data is not a MIME message: %v", err)
+		t.Fatalf("user data does not read: %v", err)
 	}
-	mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || mediaType != "multipart/mixed" {
-		t.Fatalf("user data is %q (%v), not multipart/mixed", mediaType, err)
+	parts := make([]parsedPart, 0, len(read))
+	for i, p := range read {
+		if p.TransferEncoding != "base64" {
+			t.Fatalf("part %d has transfer encoding %q: only base64 keeps every byte", i, p.TransferEncoding)
+		}
+		parts = append(parts, parsedPart{contentType: p.ContentType, mergeType: p.MergeType, filename: p.Filename, body: p.Body})
 	}
-	r := multipart.NewReader(msg.Body, params["boundary"])
-	var parts []parsedPart
-	for {
-		p, err := r.NextPart()
-		if errors.Is(err, io.EOF) {
-			return parts
-		}
-		if err != nil {
-			t.Fatalf("part %d: %v", len(parts), err)
-		}
-		raw, err := io.ReadAll(p)
-		if err != nil {
-			t.Fatalf("part %d: %v", len(parts), err)
-		}
-		if enc := p.Header.Get("Content-Transfer-Encoding"); enc != "base64" {
-			t.Fatalf("part %d has transfer encoding %q: only base64 keeps every byte", len(parts), enc)
-		}
-		body, err := base64.StdEncoding.DecodeString(string(bytes.ReplaceAll(raw, []byte("\r\n"), nil)))
-		if err != nil {
-			t.Fatalf("part %d: %v", len(parts), err)
-		}
-		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		parts = append(parts, parsedPart{contentType: ct, mergeType: p.Header.Get("Merge-Type"), filename: p.FileName(),
-			body: decompressed(t, body)})
-	}
+	return parts
 }
 
 // FuzzSSHKeysPart checks that the keys of any list (one per line of the fuzzed text) end up in the part,

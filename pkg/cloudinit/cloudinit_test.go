@@ -17,13 +17,6 @@ limitations under the License.
 package cloudinit
 
 import (
-	"bytes"
-	"encoding/base64"
-	"errors"
-	"io"
-	"mime"
-	"mime/multipart"
-	"net/mail"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -37,30 +30,18 @@ type parsedPart struct {
 	body                             []byte
 }
 
-// parse reads user data the way cloud-init does: a MIME message whose parts are base64 bodies.
+// parse reads user data the way cloud-init does (Read), as parts.
 func parse(t *testing.T, data []byte) []parsedPart {
 	t.Helper()
 	g := NewWithT(t)
-	msg, err := mail.ReadMessage(bytes.NewReader(data))
+	read, err := Read(data)
 	g.Expect(err).NotTo(HaveOccurred())
-	mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(mediaType).To(Equal("multipart/mixed"))
-	r := multipart.NewReader(msg.Body, params["boundary"])
-	var parts []parsedPart
-	for {
-		p, err := r.NextPart()
-		if errors.Is(err, io.EOF) {
-			return parts
-		}
-		g.Expect(err).NotTo(HaveOccurred())
-		raw, err := io.ReadAll(p)
-		g.Expect(err).NotTo(HaveOccurred())
-		body, err := base64.StdEncoding.DecodeString(string(bytes.ReplaceAll(raw, []byte("\r\n"), nil)))
-		g.Expect(err).NotTo(HaveOccurred())
-		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		parts = append(parts, parsedPart{contentType: ct, mergeType: p.Header.Get("Merge-Type"), filename: p.FileName(), body: body})
+	parts := make([]parsedPart, 0, len(read))
+	for _, p := range read {
+		g.Expect(p.TransferEncoding).To(Equal("base64"), "only base64 keeps every byte")
+		parts = append(parts, parsedPart{contentType: p.ContentType, mergeType: p.MergeType, filename: p.Filename, body: p.Body})
 	}
+	return parts
 }
 
 func TestBuildWithoutExtrasKeepsBootstrapAsIs(t *testing.T) {

@@ -17,12 +17,9 @@ limitations under the License.
 package cloudinit
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand"
 	"strings"
 	"testing"
@@ -72,9 +69,7 @@ func TestFitCompressesWhatFitsOnlyCompressed(t *testing.T) {
 	g.Expect(base64.StdEncoding.EncodedLen(len(out))).To(BeNumerically("<=", limit))
 	// What cloud-init reads after decompressing is exactly the message as built: its MIME headers and merge
 	// types included.
-	zr, err := gzip.NewReader(bytes.NewReader(out))
-	g.Expect(err).NotTo(HaveOccurred())
-	plain, err := io.ReadAll(zr)
+	plain, err := gunzip(out)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(plain).To(Equal(data))
 	g.Expect(parse(t, plain)).To(HaveLen(2))

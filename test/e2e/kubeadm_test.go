@@ -18,12 +18,6 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/base64"
-	"errors"
-	"io"
-	"mime"
-	"mime/multipart"
-	"net/mail"
 	"regexp"
 	"strings"
 	"testing"
@@ -33,37 +27,6 @@ import (
 
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/cloudinit"
 )
-
-// userDataPart is one MIME part of the user data a server was created with, its body decoded.
-type userDataPart struct {
-	contentType, mergeType string
-	body                   string
-}
-
-// userDataParts reads user data as cloud-init does: a MIME multipart message of base64 parts.
-func userDataParts(g Gomega, data []byte) []userDataPart {
-	msg, err := mail.ReadMessage(bytes.NewReader(data))
-	g.Expect(err).NotTo(HaveOccurred(), "user data is a MIME message")
-	mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(mediaType).To(Equal("multipart/mixed"))
-	r := multipart.NewReader(msg.Body, params["boundary"])
-	var parts []userDataPart
-	for {
-		p, err := r.NextRawPart()
-		if errors.Is(err, io.EOF) {
-			return parts
-		}
-		g.Expect(err).NotTo(HaveOccurred())
-		raw, err := io.ReadAll(p)
-		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(p.Header.Get("Content-Transfer-Encoding")).To(Equal("base64"))
-		body, err := base64.StdEncoding.DecodeString(strings.NewReplacer("\r", "", "\n", "").Replace(string(raw)))
-		g.Expect(err).NotTo(HaveOccurred())
-		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		parts = append(parts, userDataPart{contentType: ct, mergeType: p.Header.Get("Merge-Type"), body: string(body)})
-	}
-}
 
 // bootstrapTokenPattern matches a kubeadm bootstrap token (id.secret).
 var bootstrapTokenPattern = regexp.MustCompile(`\b[a-z0-9]{6}\.[a-z0-9]{16}\b`)
@@ -85,13 +48,17 @@ func TestKubeadmBootstrapPool(t *testing.T) {
 		s.g.Expect(len(vm.UserData)).To(BeNumerically("<=", cloudinit.DefaultSizeLimit), "user data of %s as sent", vm.Hostname)
 		data, err := vm.DecodedUserData()
 		s.g.Expect(err).NotTo(HaveOccurred())
-		parts := userDataParts(s.g, data)
+		parts, err := cloudinit.Read(data)
+		s.g.Expect(err).NotTo(HaveOccurred(), "user data reads as cloud-init reads it")
+		for _, p := range parts {
+			s.g.Expect(p.TransferEncoding).To(Equal("base64"))
+		}
 		s.g.Expect(parts).To(HaveLen(2), "bootstrap data, then the extra cloud-init")
 
 		bootstrap := parts[0]
-		s.g.Expect(bootstrap.contentType).To(Equal("text/jinja2"), "CABPK renders a jinja-templated cloud-config")
-		s.g.Expect(bootstrap.mergeType).To(BeEmpty(), "bootstrap data goes first and unchanged")
-		header, doc, _ := strings.Cut(bootstrap.body, "\n")
+		s.g.Expect(bootstrap.ContentType).To(Equal("text/jinja2"), "CABPK renders a jinja-templated cloud-config")
+		s.g.Expect(bootstrap.MergeType).To(BeEmpty(), "bootstrap data goes first and unchanged")
+		header, doc, _ := strings.Cut(string(bootstrap.Body), "\n")
 		s.g.Expect(header).To(Equal("## template: jinja"))
 		s.g.Expect(doc).To(HavePrefix("#cloud-config"))
 		var cloudConfig map[string]any
@@ -104,9 +71,9 @@ func TestKubeadmBootstrapPool(t *testing.T) {
 		}
 
 		extra := parts[1]
-		s.g.Expect(extra.contentType).To(Equal("text/cloud-config"))
-		s.g.Expect(extra.body).To(Equal(AdditionalCloudInit))
-		s.g.Expect(extra.mergeType).To(ContainSubstring("list(append)"), "the extra runcmd appends to kubeadm's")
+		s.g.Expect(extra.ContentType).To(Equal("text/cloud-config"))
+		s.g.Expect(string(extra.Body)).To(Equal(AdditionalCloudInit))
+		s.g.Expect(extra.MergeType).To(ContainSubstring("list(append)"), "the extra runcmd appends to kubeadm's")
 	}
 	s.g.Expect(tokens).NotTo(BeEmpty(), "the join configuration carries a bootstrap token")
 
