@@ -35,8 +35,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	bootstrapv1 "sigs.k8s.io/cluster-api/api/bootstrap/kubeadm/v1beta2"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -94,6 +96,8 @@ type Harness struct {
 	cancel    context.CancelFunc
 	capiDone  <-chan struct{}
 	cabpkDone <-chan struct{}
+	// components are kube-controller-manager, kube-scheduler and kwok (kube.go).
+	components []*component
 	mu        sync.Mutex
 	kubeletID map[string]bool // namespace -> the "kubelet" sets spec.providerID (default true)
 }
@@ -149,6 +153,11 @@ func Start(opts Options) (h *Harness, err error) {
 	}
 	h.ProviderKubeconfigPath = filepath.Join(h.WorkDir, "provider.kubeconfig")
 	if err := os.WriteFile(h.ProviderKubeconfigPath, providerKubeConfig, 0o600); err != nil {
+		return h, err
+	}
+
+	h.logf("starting kube-controller-manager, kube-scheduler and kwok")
+	if err := h.startKubeComponents(); err != nil {
 		return h, err
 	}
 
@@ -254,6 +263,7 @@ func (h *Harness) Stop() {
 	if h.Sim != nil {
 		h.Sim.Close()
 	}
+	h.stopKubeComponents()
 	if h.Env != nil {
 		_ = h.Env.Stop()
 	}
@@ -288,13 +298,15 @@ func vmNamespace(vm vpsiesim.VM) string {
 	return ""
 }
 
-// registerNode plays the kubelet of a server that just booted: it registers a Ready Node named after the
-// server's hostname, with the server's addresses.
+// registerNode does what a server's kubelet does when it first starts: it registers a Node named after the
+// server's hostname with the server's addresses, and capacity and allocatable from its plan (so the scheduler
+// places pods as it would on the real server). Then it hands the Node to kwok (kwokManagedLabel), which
+// reports it Ready, renews its lease and runs the pods bound to it.
 func (h *Harness) registerNode(vm vpsiesim.VM) {
 	ctx := context.Background()
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
 		Name:   vm.Hostname,
-		Labels: map[string]string{corev1.LabelHostname: vm.Hostname, "e2e.capv/simulated": "true"},
+		Labels: map[string]string{corev1.LabelHostname: vm.Hostname, corev1.LabelOSStable: "linux", corev1.LabelArchStable: "amd64"},
 	}}
 	if h.kubeletSetsProviderID(vmNamespace(vm)) {
 		node.Spec.ProviderID = infrav1.ProviderIDPrefix + vm.Identifier
@@ -310,42 +322,48 @@ func (h *Harness) registerNode(vm vpsiesim.VM) {
 	if vm.PublicIPv4 != "" {
 		addresses = append(addresses, corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: vm.PublicIPv4})
 	}
+	resources := nodeResources(vm)
+	status := client.MergeFrom(node.DeepCopy())
 	node.Status = corev1.NodeStatus{
-		Addresses:  addresses,
-		Conditions: []corev1.NodeCondition{nodeReady(corev1.ConditionTrue, "KubeletReady")},
-		NodeInfo:   corev1.NodeSystemInfo{Architecture: "amd64", OperatingSystem: "linux", KubeletVersion: "v1.36.3"},
+		Addresses: addresses, Capacity: resources, Allocatable: resources,
+		NodeInfo: corev1.NodeSystemInfo{Architecture: "amd64", OperatingSystem: "linux", KubeletVersion: "v1.36.3"},
 	}
-	if err := h.Client.Status().Update(ctx, node); err != nil {
-		h.logf("reporting Node %s Ready: %v", vm.Hostname, err)
+	if err := h.Client.Status().Patch(ctx, node, status); err != nil {
+		h.logf("reporting Node %s: %v", vm.Hostname, err)
+		return
+	}
+	h.setKwokManaged(ctx, vm.Hostname, true)
+}
+
+// nodeResources is what a kubelet reports for a server of the VM's plan: its cores, memory and disk, and the
+// kubelet's default of 110 pods.
+func nodeResources(vm vpsiesim.VM) corev1.ResourceList {
+	return corev1.ResourceList{
+		corev1.ResourceCPU:              *resource.NewQuantity(int64(vm.CPU), resource.DecimalSI),
+		corev1.ResourceMemory:           *resource.NewQuantity(int64(vm.RAM)<<20, resource.BinarySI),
+		corev1.ResourceEphemeralStorage: *resource.NewQuantity(int64(vm.SSD)<<30, resource.BinarySI),
+		corev1.ResourcePods:             *resource.NewQuantity(110, resource.DecimalSI),
 	}
 }
 
-func nodeReady(status corev1.ConditionStatus, reason string) corev1.NodeCondition {
-	now := metav1.Now()
-	return corev1.NodeCondition{
-		Type: corev1.NodeReady, Status: status, Reason: reason, LastHeartbeatTime: now, LastTransitionTime: now,
+// setKwokManaged hands a Node to kwok, or takes it back: kwok then stops renewing its lease.
+func (h *Harness) setKwokManaged(ctx context.Context, name string, managed bool) {
+	value := "null"
+	if managed {
+		value = `"true"`
+	}
+	patch := client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:%s}}}`, kwokManagedLabel, value)))
+	if err := h.Client.Patch(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}, patch); err != nil && !apierrors.IsNotFound(err) {
+		h.logf("setting Node %s managed by kwok to %t: %v", name, managed, err)
 	}
 }
 
-// unregisterNode follows a server that is gone: deleted through the API, its Node goes (Cluster API usually
-// deleted it already); vanished behind the API's back, its kubelet stops posting status, so the Node turns
-// Ready=Unknown as the node lifecycle controller would report it.
+// unregisterNode follows a server that is gone, deleted through the API or vanished behind its back: its
+// kubelet is gone with it, so kwok stops playing it. The node lifecycle controller then turns the Node
+// Ready=Unknown after its grace period; the Node object stays until Cluster API deletes it (VPSie has no cloud
+// controller manager to do so).
 func (h *Harness) unregisterNode(vm vpsiesim.VM) {
-	ctx := context.Background()
-	node := &corev1.Node{}
-	if err := h.Client.Get(ctx, client.ObjectKey{Name: vm.Hostname}, node); err != nil {
-		return
-	}
-	if vm.State == vpsiesim.VMVanished {
-		node.Status.Conditions = []corev1.NodeCondition{nodeReady(corev1.ConditionUnknown, "NodeStatusUnknown")}
-		if err := h.Client.Status().Update(ctx, node); err != nil {
-			h.logf("marking Node %s unreachable: %v", vm.Hostname, err)
-		}
-		return
-	}
-	if err := h.Client.Delete(ctx, node); err != nil && !apierrors.IsNotFound(err) {
-		h.logf("removing Node %s: %v", vm.Hostname, err)
-	}
+	h.setKwokManaged(context.Background(), vm.Hostname, false)
 }
 
 // ClusterVMs are the simulator's live servers (pending ones included) of a cluster.

@@ -280,17 +280,27 @@ func (h *Harness) WaitMachinesRunningWithin(ctx context.Context, c *Cluster, md 
 	return machines, err
 }
 
-// DeleteCluster deletes the Cluster and waits until it and everything it owned are gone.
+// DeleteCluster deletes the Cluster and waits until it and everything it owned are gone: Cluster API's and
+// the provider's objects, and then whatever the garbage collector must collect (Orphans).
 func (h *Harness) DeleteCluster(ctx context.Context, c *Cluster) error {
 	if err := h.Client.Delete(ctx, &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: c.Namespace, Name: c.Name}}); err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
-	return Poll(ctx, timeoutLong, func(ctx context.Context) (bool, string, error) {
+	if err := Poll(ctx, timeoutLong, func(ctx context.Context) (bool, string, error) {
 		left, err := h.Leftovers(ctx, c.Namespace)
 		if err != nil {
 			return false, err.Error(), nil
 		}
 		return len(left) == 0, strings.Join(left, ", "), nil
+	}); err != nil {
+		return err
+	}
+	return Poll(ctx, timeoutShort, func(ctx context.Context) (bool, string, error) {
+		orphans, err := h.Orphans(ctx, c.Namespace)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		return len(orphans) == 0, "orphaned objects: " + strings.Join(orphans, ", "), nil
 	})
 }
 

@@ -236,17 +236,7 @@ func (p *Provider) end(sig syscall.Signal, grace time.Duration) {
 }
 
 // LogTail is the end of the manager's log file (empty when the log goes elsewhere).
-func (p *Provider) LogTail(lines int) string {
-	b, err := os.ReadFile(p.LogPath)
-	if err != nil {
-		return ""
-	}
-	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
-}
+func (p *Provider) LogTail(lines int) string { return tail(p.LogPath, lines) }
 
 // installProviderWebhooks installs config/webhook/manifests.yaml, pointed at the provider process.
 func (h *Harness) installProviderWebhooks() error {
