@@ -151,7 +151,7 @@ func spreadDeployment(namespace, name string, labels map[string]string, replicas
 					}},
 					TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
 						MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.DoNotSchedule,
-						LabelSelector:   &metav1.LabelSelector{MatchLabels: labels},
+						LabelSelector:    &metav1.LabelSelector{MatchLabels: labels},
 						NodeTaintsPolicy: ptr.To(corev1.NodeInclusionPolicyHonor),
 					}},
 					TerminationGracePeriodSeconds: ptr.To[int64](1),

@@ -98,8 +98,8 @@ type Harness struct {
 	cabpkDone <-chan struct{}
 	// components are kube-controller-manager, kube-scheduler and kwok (kube.go).
 	components []*component
-	mu        sync.Mutex
-	kubeletID map[string]bool // namespace -> the "kubelet" sets spec.providerID (default true)
+	mu         sync.Mutex
+	kubeletID  map[string]bool // namespace -> the "kubelet" sets spec.providerID (default true)
 }
 
 // Start brings the whole management cluster up. Stop it with Stop, also after an error-free partial start.
