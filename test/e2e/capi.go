@@ -17,9 +17,10 @@ limitations under the License.
 package e2e
 
 // Cluster API's core controllers and webhooks, run in-process on a manager of their own, wired as
-// sigs.k8s.io/cluster-api/core/main.go (v1.14.2) wires them, minus what the scenarios do not use (ClusterClass
-// and topology, the Runtime SDK, MachinePools, ClusterResourceSets, the CRD migrator); and the kubeadm
-// bootstrap provider (CABPK) on another manager, as its own binary would run.
+// sigs.k8s.io/cluster-api/core/main.go (v1.14.2) wires them with the ClusterTopology feature gate on (the
+// ClusterClass and topology reconcilers run), minus what the scenarios do not use (the Runtime SDK,
+// MachinePools, ClusterResourceSets, the CRD migrator); the kubeadm bootstrap provider (CABPK) and the
+// KubeadmControlPlane provider (kcp.go) each on another manager, as their own binaries would run.
 //
 // Why in-process rather than the core manager binary: the binary would need its own serving certificate and
 // webhook configurations, a second cold build of ~80 s, and a third process on 2 cores; in-process, its
@@ -41,6 +42,8 @@ import (
 	addonsv1 "sigs.k8s.io/cluster-api/api/addons/v1beta2"
 	bootstrapv1beta1 "sigs.k8s.io/cluster-api/api/bootstrap/kubeadm/v1beta1" //nolint:staticcheck // the bootstrap webhooks convert from it
 	bootstrapv1 "sigs.k8s.io/cluster-api/api/bootstrap/kubeadm/v1beta2"
+	controlplanev1beta1 "sigs.k8s.io/cluster-api/api/controlplane/kubeadm/v1beta1" //nolint:staticcheck // the control-plane webhooks convert from it
+	controlplanev1 "sigs.k8s.io/cluster-api/api/controlplane/kubeadm/v1beta2"
 	clusterv1beta1 "sigs.k8s.io/cluster-api/api/core/v1beta1" //nolint:staticcheck // the core webhooks convert from it
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	ipamv1alpha1 "sigs.k8s.io/cluster-api/api/ipam/v1alpha1" //nolint:staticcheck // the core webhooks convert from it
@@ -52,13 +55,19 @@ import (
 	bootstrapsetup "sigs.k8s.io/cluster-api/bootstrap/kubeadm/setup"
 	bootstrapadmission "sigs.k8s.io/cluster-api/bootstrap/kubeadm/webhooks/admission"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
+	controlplaneadmission "sigs.k8s.io/cluster-api/controlplane/kubeadm/webhooks/admission"
 	"sigs.k8s.io/cluster-api/core/reconcilers/cluster"
+	"sigs.k8s.io/cluster-api/core/reconcilers/clusterclass"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machine"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machinedeployment"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machinehealthcheck"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machineset"
+	topologycluster "sigs.k8s.io/cluster-api/core/reconcilers/topology/cluster"
+	topologymachinedeployment "sigs.k8s.io/cluster-api/core/reconcilers/topology/machinedeployment"
+	topologymachineset "sigs.k8s.io/cluster-api/core/reconcilers/topology/machineset"
 	"sigs.k8s.io/cluster-api/core/setup"
 	coreadmission "sigs.k8s.io/cluster-api/core/webhooks/admission"
+	"sigs.k8s.io/cluster-api/feature"
 	"sigs.k8s.io/cluster-api/util/index"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -74,7 +83,7 @@ const capiControllerName = "cluster-api-controller-manager"
 func capiScheme(base *runtime.Scheme) (*runtime.Scheme, error) {
 	for _, add := range []func(*runtime.Scheme) error{
 		apiextensionsv1.AddToScheme, clusterv1beta1.AddToScheme, addonsv1.AddToScheme, addonsv1beta1.AddToScheme,
-		bootstrapv1.AddToScheme, bootstrapv1beta1.AddToScheme,
+		bootstrapv1.AddToScheme, bootstrapv1beta1.AddToScheme, controlplanev1.AddToScheme, controlplanev1beta1.AddToScheme,
 		ipamv1.AddToScheme, ipamv1beta1.AddToScheme, ipamv1alpha1.AddToScheme,
 		runtimev1.AddToScheme, runtimev1alpha1.AddToScheme,
 	} {
@@ -88,6 +97,11 @@ func capiScheme(base *runtime.Scheme) (*runtime.Scheme, error) {
 // startCAPI starts Cluster API's core manager in-process and returns when its webhooks serve. It stops when
 // ctx is cancelled; done is closed then.
 func startCAPI(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, hooks webhook.Options) (done <-chan struct{}, err error) {
+	// The production core manager's --feature-gates=ClusterTopology=true (clusterctl's CLUSTER_TOPOLOGY=true):
+	// the Cluster webhook refuses spec.topology without it.
+	if err := feature.MutableGates.Set(string(feature.ClusterTopology) + "=true"); err != nil {
+		return nil, err
+	}
 	syncPeriod := 10 * time.Minute
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = 200, 300
@@ -163,6 +177,29 @@ func setupCAPIReconcilers(ctx context.Context, mgr ctrl.Manager, cc clustercache
 	}).SetupWithManager(ctx, mgr, concurrency(10)); err != nil {
 		return fmt.Errorf("machinehealthcheck controller: %w", err)
 	}
+	return setupTopologyReconcilers(ctx, mgr, cc)
+}
+
+// setupTopologyReconcilers are the ClusterClass and managed-topology reconcilers (no Runtime SDK: no hooks).
+func setupTopologyReconcilers(ctx context.Context, mgr ctrl.Manager, cc clustercache.ClusterCache) error {
+	if err := (&clusterclass.Reconciler{Client: mgr.GetClient()}).SetupWithManager(ctx, mgr, concurrency(10)); err != nil {
+		return fmt.Errorf("clusterclass controller: %w", err)
+	}
+	if err := (&topologycluster.Reconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), ClusterCache: cc,
+	}).SetupWithManager(ctx, mgr, concurrency(10)); err != nil {
+		return fmt.Errorf("topology cluster controller: %w", err)
+	}
+	if err := (&topologymachinedeployment.Reconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+	}).SetupWithManager(ctx, mgr, concurrency(10)); err != nil {
+		return fmt.Errorf("topology machinedeployment controller: %w", err)
+	}
+	if err := (&topologymachineset.Reconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+	}).SetupWithManager(ctx, mgr, concurrency(10)); err != nil {
+		return fmt.Errorf("topology machineset controller: %w", err)
+	}
 	return nil
 }
 
@@ -235,6 +272,9 @@ func setupCAPIWebhooks(mgr ctrl.Manager, cc clustercache.ClusterCache) error {
 		&coreadmission.IPAddressClaim{},
 		&bootstrapadmission.KubeadmConfig{},
 		&bootstrapadmission.KubeadmConfigTemplate{},
+		&controlplaneadmission.KubeadmControlPlane{},
+		&controlplaneadmission.ScaleValidator{Client: mgr.GetClient()},
+		&controlplaneadmission.KubeadmControlPlaneTemplate{},
 	} {
 		if err := w.SetupWebhookWithManager(mgr); err != nil {
 			return fmt.Errorf("webhook %T: %w", w, err)

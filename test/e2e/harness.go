@@ -40,6 +40,7 @@ import (
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	bootstrapv1 "sigs.k8s.io/cluster-api/api/bootstrap/kubeadm/v1beta2"
+	controlplanev1 "sigs.k8s.io/cluster-api/api/controlplane/kubeadm/v1beta2"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -89,6 +90,8 @@ type Harness struct {
 	KubeconfigPath string
 	// ProviderKubeconfigPath is the provider's: ProviderUser, with the permissions of config/rbac only.
 	ProviderKubeconfigPath string
+	// SSHKey is the identifier of the SSH key the simulator's account holds, which the flavors name.
+	SSHKey string
 	// WorkDir holds the provider's binary, kubeconfig, certificates and log; removed by Stop.
 	WorkDir string
 
@@ -96,6 +99,7 @@ type Harness struct {
 	cancel    context.CancelFunc
 	capiDone  <-chan struct{}
 	cabpkDone <-chan struct{}
+	kcpDone   <-chan struct{}
 	// components are kube-controller-manager, kube-scheduler and kwok (kube.go).
 	components []*component
 	mu         sync.Mutex
@@ -134,10 +138,14 @@ func Start(opts Options) (h *Harness, err error) {
 	if err != nil {
 		return h, err
 	}
+	controlPlaneCRDs, err := envtest.ClusterAPIControlPlaneCRDPath()
+	if err != nil {
+		return h, err
+	}
 	h.logf("starting the local control plane (kube-apiserver, etcd)")
 	if h.Env, err = envtest.Start(envtest.Options{
-		CRDDirectoryPaths: []string{envtest.ProviderCRDPath(), bootstrapCRDs},
-		AddToScheme:       []func(*kruntime.Scheme) error{infrav1.AddToScheme, bootstrapv1.AddToScheme},
+		CRDDirectoryPaths: []string{envtest.ProviderCRDPath(), bootstrapCRDs, controlPlaneCRDs},
+		AddToScheme:       []func(*kruntime.Scheme) error{infrav1.AddToScheme, bootstrapv1.AddToScheme, controlplanev1.AddToScheme},
 		WebhookPaths:      []string{capiHooks},
 	}); err != nil {
 		return h, err
@@ -168,11 +176,15 @@ func Start(opts Options) (h *Harness, err error) {
 	if err != nil {
 		return h, err
 	}
-	if err := h.labelBootstrapCRDs(context.Background()); err != nil {
+	if err := h.labelKubeadmCRDs(context.Background()); err != nil {
 		return h, err
 	}
 	h.logf("starting Cluster API's kubeadm bootstrap provider (in-process)")
 	if h.cabpkDone, err = startCABPK(ctx, h.Env.Config, scheme); err != nil {
+		return h, err
+	}
+	h.logf("starting Cluster API's KubeadmControlPlane provider (in-process)")
+	if h.kcpDone, err = startKCP(ctx, h.Env.Config, scheme); err != nil {
 		return h, err
 	}
 	hooks := h.Env.WebhookServerOptions()
@@ -183,7 +195,15 @@ func Start(opts Options) (h *Harness, err error) {
 	if err != nil {
 		return h, err
 	}
-	if err := h.installWebhooks(bootstrapHooks, "kubeadm-bootstrap-", fmt.Sprintf("https://%s:%d", hooks.Host, hooks.Port)); err != nil {
+	controlPlaneHooks, err := envtest.ClusterAPIControlPlaneWebhookPath()
+	if err != nil {
+		return h, err
+	}
+	capiWebhookURL := fmt.Sprintf("https://%s:%d", hooks.Host, hooks.Port)
+	if err := h.installWebhooks(bootstrapHooks, "kubeadm-bootstrap-", capiWebhookURL); err != nil {
+		return h, err
+	}
+	if err := h.installWebhooks(controlPlaneHooks, "kubeadm-control-plane-", capiWebhookURL); err != nil {
 		return h, err
 	}
 
@@ -194,7 +214,9 @@ func Start(opts Options) (h *Harness, err error) {
 		BootDelay: opts.BootDelay, DeleteDelay: opts.DeleteDelay, LBPendingDelay: 300 * time.Millisecond, Seed: 1,
 		Logger: log.New(h.SimRequests, "", 0),
 	})
+	h.SSHKey = h.Sim.AddSSHKey("e2e", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2eE2eE2eE2eE2eE2eE2eE2eE2eE2eE2eE2eE2eE2e e2e").Identifier
 	h.Sim.OnVMBoot(h.registerNode)
+	h.Sim.OnVMBoot(h.playKubeadmInit)
 	h.Sim.OnVMDelete(h.unregisterNode)
 	h.logf("VPSie simulator at %s", h.Sim.URL)
 
@@ -258,6 +280,9 @@ func (h *Harness) Stop() {
 		}
 		if h.cabpkDone != nil {
 			<-h.cabpkDone
+		}
+		if h.kcpDone != nil {
+			<-h.kcpDone
 		}
 	}
 	if h.Sim != nil {

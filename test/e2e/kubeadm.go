@@ -17,11 +17,8 @@ limitations under the License.
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,63 +28,27 @@ import (
 	"k8s.io/utils/ptr"
 	bootstrapv1 "sigs.k8s.io/cluster-api/api/bootstrap/kubeadm/v1beta2"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
-	"sigs.k8s.io/cluster-api/cmd/clusterctl/client/yamlprocessor"
 	"sigs.k8s.io/cluster-api/util/secret"
-	utilyaml "sigs.k8s.io/cluster-api/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/test/vpsiesim"
 )
 
-// flavorVariables are the values the worker pool's KubeadmConfigTemplate of the default flavor is rendered
-// with (docs/getting-started.md documents them); CLUSTER_NAME is the cluster's.
-var flavorVariables = map[string]string{
-	"KUBERNETES_VERSION":        "v1.34.1",
-	"KUBERNETES_APT_REPOSITORY": "https://pkgs.k8s.io/core:/stable:/v1.34/deb",
-}
-
 // flavorKubeadmConfigTemplate is the KubeadmConfigTemplate of templates/cluster-template.yaml rendered for
 // cluster as clusterctl renders it (its variable processor), renamed name.
-func flavorKubeadmConfigTemplate(cluster, namespace, name string) (*unstructured.Unstructured, error) {
-	raw, err := os.ReadFile(filepath.Join(repoRoot(), "templates", "cluster-template.yaml"))
+func (h *Harness) flavorKubeadmConfigTemplate(cluster, namespace, name string) (*unstructured.Unstructured, error) {
+	objs, err := h.renderFlavor(cluster, namespace, "cluster-template.yaml")
 	if err != nil {
 		return nil, err
 	}
-	var doc []byte
-	for _, d := range bytes.Split(raw, []byte("\n---")) {
-		if bytes.Contains(d, []byte("\nkind: KubeadmConfigTemplate\n")) {
-			doc = d
+	for i := range objs {
+		if objs[i].GetKind() == "KubeadmConfigTemplate" {
+			objs[i].SetName(name)
+			return &objs[i], nil
 		}
 	}
-	if doc == nil {
-		return nil, fmt.Errorf("templates/cluster-template.yaml holds no KubeadmConfigTemplate")
-	}
-	vars := func(v string) (string, error) {
-		if v == "CLUSTER_NAME" {
-			return cluster, nil
-		}
-		if val, ok := flavorVariables[v]; ok {
-			return val, nil
-		}
-		return "", fmt.Errorf("the e2e suite gives no value for %s", v)
-	}
-	out, err := yamlprocessor.NewSimpleProcessor().Process(doc, vars)
-	if err != nil {
-		return nil, fmt.Errorf("rendering the flavor's KubeadmConfigTemplate: %w", err)
-	}
-	objs, err := utilyaml.ToUnstructured(out)
-	if err != nil {
-		return nil, fmt.Errorf("the flavor's KubeadmConfigTemplate renders to invalid YAML: %w", err)
-	}
-	if len(objs) != 1 {
-		return nil, fmt.Errorf("the flavor's KubeadmConfigTemplate renders to %d objects", len(objs))
-	}
-	tmpl := &objs[0]
-	tmpl.SetAPIVersion(bootstrapv1.GroupVersion.String())
-	tmpl.SetNamespace(namespace)
-	tmpl.SetName(name)
-	return tmpl, nil
+	return nil, fmt.Errorf("templates/cluster-template.yaml holds no KubeadmConfigTemplate")
 }
 
 // createClusterCA writes the `<cluster>-ca` Secret a control-plane provider writes, with a CA made for the
@@ -118,7 +79,7 @@ func (h *Harness) CreateKubeadmMachineDeployment(ctx context.Context, c *Cluster
 	if err := h.createClusterCA(ctx, c.Cluster); err != nil {
 		return nil, fmt.Errorf("creating the cluster CA Secret: %w", err)
 	}
-	kct, err := flavorKubeadmConfigTemplate(c.Name, c.Namespace, name)
+	kct, err := h.flavorKubeadmConfigTemplate(c.Name, c.Namespace, name)
 	if err != nil {
 		return nil, err
 	}
@@ -149,11 +110,14 @@ func hasJoinConfiguration(bootstrap string) bool {
 	return strings.Contains(bootstrap, "kind: JoinConfiguration") && strings.Contains(bootstrap, "kubeadm join")
 }
 
-// labelBootstrapCRDs gives the kubeadm bootstrap provider's CRDs the contract labels its release's kustomization
-// adds (the module's config/crd/bases lack them): Cluster API reads a referenced template's contract version
-// from them, and without them no MachineSet of a kubeadm pool gets a Machine.
-func (h *Harness) labelBootstrapCRDs(ctx context.Context) error {
-	for _, name := range []string{"kubeadmconfigs.bootstrap.cluster.x-k8s.io", "kubeadmconfigtemplates.bootstrap.cluster.x-k8s.io"} {
+// labelKubeadmCRDs gives the CRDs of the kubeadm bootstrap and control-plane providers the contract labels their
+// releases' kustomizations add (the module's config/crd/bases lack them): Cluster API reads a referenced
+// object's contract version from them, and without them no MachineSet of a kubeadm pool gets a Machine.
+func (h *Harness) labelKubeadmCRDs(ctx context.Context) error {
+	for _, name := range []string{
+		"kubeadmconfigs.bootstrap.cluster.x-k8s.io", "kubeadmconfigtemplates.bootstrap.cluster.x-k8s.io",
+		"kubeadmcontrolplanes.controlplane.cluster.x-k8s.io", "kubeadmcontrolplanetemplates.controlplane.cluster.x-k8s.io",
+	} {
 		crd := &apiextensionsv1.CustomResourceDefinition{}
 		if err := h.Client.Get(ctx, client.ObjectKey{Name: name}, crd); err != nil {
 			return err

@@ -164,6 +164,18 @@ func ClusterAPIBootstrapWebhookPath() (string, error) {
 	return clusterAPIPath("bootstrap", "kubeadm", "config", "webhook", "manifests.yaml")
 }
 
+// ClusterAPIControlPlaneCRDPath is controlplane/kubeadm/config/crd/bases of the Cluster API module: the CRDs of
+// the KubeadmControlPlane provider (KubeadmControlPlane, KubeadmControlPlaneTemplate).
+func ClusterAPIControlPlaneCRDPath() (string, error) {
+	return clusterAPIPath("controlplane", "kubeadm", "config", "crd", "bases")
+}
+
+// ClusterAPIControlPlaneWebhookPath is the KubeadmControlPlane provider's webhook configurations (same names as
+// the core ones, like the bootstrap provider's).
+func ClusterAPIControlPlaneWebhookPath() (string, error) {
+	return clusterAPIPath("controlplane", "kubeadm", "config", "webhook", "manifests.yaml")
+}
+
 // clusterAPIPath is a path inside the Cluster API module's folder in the module cache; it must exist.
 func clusterAPIPath(elem ...string) (string, error) {
 	capiDirOnce.Do(func() {

@@ -124,11 +124,18 @@ func (s *Simulator) handleAddSSHKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "Invalid SSH key")
 		return
 	}
-	s.mu.Lock()
-	s.sshKeys = append(s.sshKeys, &SSHKey{ID: s.nextID("sshkey", 100), Identifier: newUUID(), Name: in.Name,
-		PublicKey: key, CreatedAt: time.Now()})
-	s.mu.Unlock()
+	s.AddSSHKey(in.Name, key)
 	writeBool(w, true)
+}
+
+// AddSSHKey adds a key to the account, as the console or POST /apps/v2/sshkey/add would, and returns it: how a
+// test seeds the account with the key its flavors name.
+func (s *Simulator) AddSSHKey(name, publicKey string) SSHKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := &SSHKey{ID: s.nextID("sshkey", 100), Identifier: newUUID(), Name: name, PublicKey: publicKey, CreatedAt: time.Now()}
+	s.sshKeys = append(s.sshKeys, k)
+	return *k
 }
 
 // handleDeleteSSHKey serves DELETE /apps/v2/sshkey {"identifier"}.

@@ -1,0 +1,128 @@
+/*
+Copyright 2026 The cluster-api-provider-vpsie Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	controlplanev1 "sigs.k8s.io/cluster-api/api/controlplane/kubeadm/v1beta2"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/cluster-api/util/conditions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/cloudinit"
+)
+
+// The default flavor as `clusterctl generate cluster` renders it, reconciled by the real KubeadmControlPlane
+// provider: KCP generates the certificates and its first control-plane Machine, CABPK renders `kubeadm init`
+// user data, the provider creates the server and puts it behind the load balancer. KCP stops where a real
+// control plane is needed: the harness plays the kubeadm-config ConfigMap `kubeadm init` uploads (so KCP
+// calls the control plane initialized and the workers join), and KCP's etcd and control-plane component
+// checks, which read the static pods and etcd members of a real control plane, never pass.
+func TestKubeadmControlPlaneFromTheDefaultFlavor(t *testing.T) {
+	s := newFlavorScenario(t)
+	c, err := h.CreateFlavorCluster(s.ctx, s.ns, "kcp", "cluster-template.yaml")
+	s.g.Expect(err).NotTo(HaveOccurred())
+
+	machines := s.waitRunning(c, nil, 3)
+	cp := controlPlaneMachines(machines)
+	s.g.Expect(cp).To(HaveLen(1), "control-plane Machines")
+	s.g.Eventually(lbBackends, timeoutShort, 250*time.Millisecond).Should(ContainElement(serverID(cp[0])),
+		"the control-plane Machine's server is a load balancer backend")
+	s.expectUserData(c, cp[0], "kind: InitConfiguration")
+	for _, m := range machines {
+		if m.Name != cp[0].Name {
+			s.expectUserData(c, m, "kind: JoinConfiguration")
+		}
+	}
+
+	kcp := &controlplanev1.KubeadmControlPlane{}
+	s.g.Expect(h.Client.Get(s.ctx, client.ObjectKey{Namespace: s.ns, Name: "kcp-control-plane"}, kcp)).To(Succeed())
+	s.g.Expect(ptr.Deref(kcp.Status.Initialization.ControlPlaneInitialized, false)).To(BeTrue(), "KCP reports the control plane initialized")
+	s.g.Expect(conditions.IsTrue(kcp, controlplanev1.KubeadmControlPlaneEtcdClusterHealthyCondition)).To(BeFalse(),
+		"KCP's etcd check passed, but no etcd runs on a simulated server: see where KCP stops")
+	t.Logf("where KCP stops: %s", conditionSummary(kcp.Status.Conditions))
+	s.deleteCluster(c)
+	s.g.Expect(h.Sim.LoadBalancers()).To(BeEmpty(), "load balancers left in the simulator")
+}
+
+// A cluster of the topology flavor: the ClusterClass of templates/clusterclass-vpsie.yaml and the Cluster of
+// templates/cluster-template-topology.yaml, reconciled by Cluster API's topology controllers, gets its
+// control plane and workers Running; the workers are then scaled through Cluster.spec.topology.
+func TestClusterClassTopology(t *testing.T) {
+	s := newFlavorScenario(t)
+	c, err := h.CreateFlavorCluster(s.ctx, s.ns, "topo", "clusterclass-vpsie.yaml", "cluster-template-topology.yaml")
+	s.g.Expect(err).NotTo(HaveOccurred())
+	s.waitRunning(c, nil, 3)
+
+	for _, workers := range []int32{3, 1} {
+		cluster := &clusterv1.Cluster{}
+		s.g.Expect(h.Client.Get(s.ctx, client.ObjectKey{Namespace: s.ns, Name: c.Name}, cluster)).To(Succeed())
+		patch := client.MergeFrom(cluster.DeepCopy())
+		cluster.Spec.Topology.Workers.MachineDeployments[0].Replicas = ptr.To(workers)
+		s.g.Expect(h.Client.Patch(s.ctx, cluster, patch)).To(Succeed())
+		machines := s.waitRunning(c, nil, 1+int(workers))
+		s.expectServersMatch(c, machines)
+		mds := &clusterv1.MachineDeploymentList{}
+		s.g.Expect(h.Client.List(s.ctx, mds, client.InNamespace(s.ns), client.MatchingLabels{clusterv1.ClusterTopologyOwnedLabel: ""})).To(Succeed())
+		s.g.Expect(mds.Items).To(HaveLen(1), "MachineDeployments the topology made")
+		s.g.Expect(ptr.Deref(mds.Items[0].Spec.Replicas, 0)).To(Equal(workers), "the topology's MachineDeployment follows Cluster.spec.topology")
+	}
+	s.deleteCluster(c)
+}
+
+// newFlavorScenario is a scenario whose control plane starts uninitialised (see playKubeadmInit).
+func newFlavorScenario(t *testing.T) *scenario {
+	s := newScenario(t, true)
+	s.g.Expect(h.ResetKubeadmInit(s.ctx)).To(Succeed())
+	t.Cleanup(func() { _ = h.ResetKubeadmInit(context.Background()) })
+	return s
+}
+
+// expectUserData checks that the server of m received user data with a part containing want.
+func (s *scenario) expectUserData(c *Cluster, m clusterv1.Machine, want string) {
+	for _, vm := range h.ClusterVMs(c.Namespace, c.Name) {
+		if vm.Identifier != serverID(m) {
+			continue
+		}
+		data, err := vm.DecodedUserData()
+		s.g.Expect(err).NotTo(HaveOccurred())
+		parts, err := cloudinit.Read(data)
+		s.g.Expect(err).NotTo(HaveOccurred())
+		for _, p := range parts {
+			if strings.Contains(string(p.Body), want) {
+				return
+			}
+		}
+		s.t.Fatalf("the server of Machine %s got no user data part with %q", m.Name, want)
+	}
+	s.t.Fatalf("Machine %s has no server", m.Name)
+}
+
+func conditionSummary(conds []metav1.Condition) string {
+	var out []string
+	for _, c := range conds {
+		out = append(out, c.Type+"="+string(c.Status)+"/"+c.Reason)
+	}
+	return strings.Join(out, ", ")
+}
