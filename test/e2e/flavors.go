@@ -46,9 +46,13 @@ var flavorVariables = map[string]string{
 	"VPSIE_DATACENTER":            vpsiesim.DefaultDatacenter,
 	"VPSIE_LB_PLAN":               vpsiesim.DefaultLBPlan,
 	"VPSIE_CONTROL_PLANE_PLAN":    vpsiesim.DefaultPlan,
-	"VPSIE_WORKER_PLAN":           vpsiesim.DefaultPlan,
+	"VPSIE_WORKER_PLAN":           workerPlan,
 	"VPSIE_IMAGE":                 vpsiesim.DefaultImage,
 }
+
+// workerPlan is the simulator's "std-4vcpu-8gb": another plan than the control plane's, so that a patch or
+// template that mixes them up shows.
+const workerPlan = "9a000000-0000-4000-8000-000000000003"
 
 // renderFlavor renders templates/<file> for cluster in namespace as `clusterctl generate cluster` does (its
 // variable processor, defaults such as ${POD_CIDR:=...} included).

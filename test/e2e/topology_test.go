@@ -55,6 +55,7 @@ func TestKubeadmControlPlaneFromTheDefaultFlavor(t *testing.T) {
 			s.expectUserData(c, m, "kind: JoinConfiguration")
 		}
 	}
+	s.expectPlans(c, machines)
 
 	kcp := &controlplanev1.KubeadmControlPlane{}
 	s.g.Expect(h.Client.Get(s.ctx, client.ObjectKey{Namespace: s.ns, Name: "kcp-control-plane"}, kcp)).To(Succeed())
@@ -83,12 +84,28 @@ func TestClusterClassTopology(t *testing.T) {
 		s.g.Expect(h.Client.Patch(s.ctx, cluster, patch)).To(Succeed())
 		machines := s.waitRunning(c, nil, 1+int(workers))
 		s.expectServersMatch(c, machines)
+		s.expectPlans(c, machines)
 		mds := &clusterv1.MachineDeploymentList{}
 		s.g.Expect(h.Client.List(s.ctx, mds, client.InNamespace(s.ns), client.MatchingLabels{clusterv1.ClusterTopologyOwnedLabel: ""})).To(Succeed())
 		s.g.Expect(mds.Items).To(HaveLen(1), "MachineDeployments the topology made")
 		s.g.Expect(ptr.Deref(mds.Items[0].Spec.Replicas, 0)).To(Equal(workers), "the topology's MachineDeployment follows Cluster.spec.topology")
 	}
 	s.deleteCluster(c)
+}
+
+// expectPlans checks that every server has the plan its role's flavor variable gives.
+func (s *scenario) expectPlans(c *Cluster, machines []clusterv1.Machine) {
+	plans := map[string]string{}
+	for _, vm := range h.ClusterVMs(c.Namespace, c.Name) {
+		plans[vm.Identifier] = vm.PlanIdentifier
+	}
+	for _, m := range machines {
+		want := flavorVariables["VPSIE_WORKER_PLAN"]
+		if _, cp := m.Labels[clusterv1.MachineControlPlaneLabel]; cp {
+			want = flavorVariables["VPSIE_CONTROL_PLANE_PLAN"]
+		}
+		s.g.Expect(plans[serverID(m)]).To(Equal(want), "plan of the server of Machine %s", m.Name)
+	}
 }
 
 // newFlavorScenario is a scenario whose control plane starts uninitialised (see playKubeadmInit).
