@@ -29,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 )
 
 // Orphans names the objects whose owner is gone: in namespace, of every kind the API server lists there, and
@@ -36,11 +37,13 @@ import (
 // kubeadm bootstrap provider, Deployments and kwok's leases leave their objects to the garbage collector; an
 // orphan that stays means nothing collects them (or an owner reference is wrong).
 func (h *Harness) Orphans(ctx context.Context, namespace string) ([]string, error) {
-	disco, err := discovery.NewDiscoveryClientForConfig(h.Env.Config)
+	cfg := rest.CopyConfig(h.Env.Config)
+	cfg.WarningHandler = rest.NoWarnings{} // listing every kind lists deprecated ones (v1 Endpoints) too
+	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	meta, err := metadata.NewForConfig(h.Env.Config)
+	meta, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}

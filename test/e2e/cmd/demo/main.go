@@ -14,10 +14,12 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Command demo runs the provider end to end against the VPSie simulator (`make demo`): it starts a local
-// control plane, Cluster API's core controllers, the provider's manager and the simulator, creates a
-// cluster with a MachineDeployment, scales it 2 -> 5 -> 1, deletes the cluster, and prints progress and a
-// summary. Everything is cleaned up on exit or Ctrl-C.
+// Command demo runs the provider end to end against the VPSie simulator (`make demo`) on the e2e suite's
+// harness: a local control plane with kube-controller-manager, kube-scheduler and kwok, Cluster API's core,
+// kubeadm bootstrap and KubeadmControlPlane controllers, the provider's manager and the simulator. It creates a
+// cluster from the default flavor (templates/cluster-template.yaml as clusterctl renders it: a load balancer,
+// one KCP control-plane Machine, a worker MachineDeployment), scales the workers 2 -> 5 -> 1, deletes the
+// cluster, and prints progress and a summary. Everything is cleaned up on exit or Ctrl-C.
 package main
 
 import (
@@ -28,8 +30,9 @@ import (
 	"syscall"
 	"time"
 
-	"k8s.io/utils/ptr"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/vpsieinc/cluster-api-provider-vpsie/test/e2e"
@@ -77,16 +80,13 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := h.CreateCluster(ctx, ns, "demo", e2e.ClusterOptions{LoadBalancer: true, VPCCIDR: "10.42.0.0/24"})
+	c, err := h.CreateFlavorCluster(ctx, ns, "demo", "cluster-template.yaml")
 	if err != nil {
 		return err
 	}
-	if err := h.MarkControlPlaneInitialized(ctx, c); err != nil {
-		return err
-	}
-	say("created Cluster %s/demo (VPSieCluster with a load balancer and a VPC)", ns)
-	md, err := h.CreateMachineDeployment(ctx, c, "demo-md-0", ptr.To[int32](2), nil)
-	if err != nil {
+	say("created Cluster %s/demo from the default flavor (load balancer, KubeadmControlPlane, 2 workers)", ns)
+	md := &clusterv1.MachineDeployment{}
+	if err := h.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "demo-md-0"}, md); err != nil {
 		return err
 	}
 	for _, n := range []int32{2, 5, 1} {
