@@ -191,7 +191,8 @@ func TestWorkerOnlyClusterProviderSetsProviderID(t *testing.T) {
 	s.deleteCluster(c)
 }
 
-// Scenario 2: scale 3 -> 10 -> 2; Cluster API chooses and drains, the provider deletes exactly those servers.
+// Scenario 2: scale 3 -> 10 -> 2; Cluster API chooses the Machines, the provider deletes exactly their servers.
+// (A worker-only cluster's Nodes are neither drained nor deleted by Cluster API: TestDrainRespectsPodDisruptionBudget.)
 // The simulated kubelets register Nodes with their providerID.
 func TestScaleUpAndDown(t *testing.T) {
 	s := newScenario(t, true)

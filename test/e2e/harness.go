@@ -15,10 +15,12 @@ limitations under the License.
 */
 
 // Package e2e is the cloud-free end-to-end harness: a management cluster made of a local kube-apiserver and
-// etcd (test/envtest), Cluster API's core controllers and webhooks (in-process, see capi.go), this provider's
-// manager as its own process (built from this repository, see provider.go) and the VPSie simulator, which
-// registers a Node in the workload cluster (the same API server) whenever it boots a server. The scenarios
-// are the package's tests; cmd/demo reuses the harness.
+// etcd (test/envtest) with kube-controller-manager, kube-scheduler and kwok (kube.go); Cluster API's core,
+// topology, kubeadm bootstrap and KubeadmControlPlane controllers and webhooks (in-process, capi.go and
+// kcp.go); this provider's manager as its own process (built from this repository, provider.go) and the VPSie
+// simulator, whose boots register a Node in the workload cluster (the same API server) for kwok to run.
+// docs/development.md lists the parts and what is still played by hand. The scenarios are the package's
+// tests; cmd/demo reuses the harness.
 package e2e
 
 import (
