@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -37,8 +38,19 @@ import (
 // addresses are reported, and takes it off when the server is gone, so that kwok stops heartbeating it.
 const kwokManagedLabel = "e2e.capv/kwok"
 
-// kwokVersion is the kwok that hack/e2e-tools/go.mod pins (hack/kube-assets.sh names the binary after it).
-const kwokVersion = "v0.8.0"
+// kwokVersion is the kwok that hack/e2e-tools/go.mod pins: hack/kube-assets.sh names the binary and its
+// stages after it.
+func kwokVersion() (string, error) {
+	raw, err := os.ReadFile(filepath.Join(repoRoot(), "hack", "e2e-tools", "go.mod"))
+	if err != nil {
+		return "", err
+	}
+	m := regexp.MustCompile(`(?m)^\s*sigs\.k8s\.io/kwok (v\S+)`).FindSubmatch(raw)
+	if m == nil {
+		return "", fmt.Errorf("hack/e2e-tools/go.mod pins no sigs.k8s.io/kwok")
+	}
+	return string(m[1]), nil
+}
 
 // Node lifecycle timing: kwok renews a Node's lease every quarter of nodeLeaseSeconds; the node lifecycle
 // controller turns a Node Unknown after nodeGraceSeconds without a renewal. Production uses 40 s and 50 s;
@@ -132,12 +144,16 @@ func (h *Harness) startKubeComponents() error {
 		return err
 	}
 	h.components = append(h.components, scheduler)
-	kwok, err := startComponent(h.WorkDir, "kwok", "kwok-"+kwokVersion,
+	version, err := kwokVersion()
+	if err != nil {
+		return err
+	}
+	kwok, err := startComponent(h.WorkDir, "kwok", "kwok-"+version,
 		"--kubeconfig", kubeconfig,
-		"--config", filepath.Join(assets, "kwok-"+kwokVersion+"-stages-node-fast-pod-general.yaml"),
+		"--config", filepath.Join(assets, "kwok-"+version+"-stages-node-fast-pod-general.yaml"),
 		"--manage-nodes-with-label-selector", kwokManagedLabel+"=true",
 		fmt.Sprintf("--node-lease-duration-seconds=%d", nodeLeaseSeconds),
-		"--server-address=", "--cidr=10.244.0.1/16", "--v=INFO")
+		"--server-address=", "--cidr=10.244.0.1/16", "--v=WARN")
 	if err != nil {
 		return err
 	}
