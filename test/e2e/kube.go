@@ -132,7 +132,8 @@ func (h *Harness) startKubeComponents() error {
 		"--leader-elect=false", "--secure-port=0",
 		"--controllers", strings.Join(kubeControllers, ","),
 		"--node-monitor-period=2s", fmt.Sprintf("--node-monitor-grace-period=%ds", nodeGraceSeconds),
-		"--kube-api-qps=100", "--kube-api-burst=200", "--v=2")
+		// --v=1: at 2 the node lifecycle controller logs every Unknown Node every period.
+		"--kube-api-qps=100", "--kube-api-burst=200", "--v=1")
 	if err != nil {
 		return err
 	}
