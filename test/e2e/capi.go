@@ -19,8 +19,8 @@ package e2e
 // Cluster API's core controllers and webhooks, run in-process on a manager of their own, wired as
 // sigs.k8s.io/cluster-api/core/main.go (v1.14.2) wires them with the ClusterTopology feature gate on (the
 // ClusterClass and topology reconcilers run), minus what the scenarios do not use (the Runtime SDK,
-// MachinePools, ClusterResourceSets, the CRD migrator); the kubeadm bootstrap provider (CABPK) and the
-// KubeadmControlPlane provider (kcp.go) each on another manager, as their own binaries would run.
+// MachinePools, ClusterResourceSets, the CRD migrator); and the kubeadm bootstrap provider (CABPK) on another
+// manager, as its own binary would run. The KubeadmControlPlane provider runs as its own binary (kcp.go).
 //
 // Why in-process rather than the core manager binary: the binary would need its own serving certificate and
 // webhook configurations, a second cold build of ~80 s, and a third process on 2 cores; in-process, its
@@ -55,7 +55,6 @@ import (
 	bootstrapsetup "sigs.k8s.io/cluster-api/bootstrap/kubeadm/setup"
 	bootstrapadmission "sigs.k8s.io/cluster-api/bootstrap/kubeadm/webhooks/admission"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
-	controlplaneadmission "sigs.k8s.io/cluster-api/controlplane/kubeadm/webhooks/admission"
 	"sigs.k8s.io/cluster-api/core/reconcilers/cluster"
 	"sigs.k8s.io/cluster-api/core/reconcilers/clusterclass"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machine"
@@ -272,9 +271,6 @@ func setupCAPIWebhooks(mgr ctrl.Manager, cc clustercache.ClusterCache) error {
 		&coreadmission.IPAddressClaim{},
 		&bootstrapadmission.KubeadmConfig{},
 		&bootstrapadmission.KubeadmConfigTemplate{},
-		&controlplaneadmission.KubeadmControlPlane{},
-		&controlplaneadmission.ScaleValidator{Client: mgr.GetClient()},
-		&controlplaneadmission.KubeadmControlPlaneTemplate{},
 	} {
 		if err := w.SetupWebhookWithManager(mgr); err != nil {
 			return fmt.Errorf("webhook %T: %w", w, err)

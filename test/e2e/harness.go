@@ -16,8 +16,8 @@ limitations under the License.
 
 // Package e2e is the cloud-free end-to-end harness: a management cluster made of a local kube-apiserver and
 // etcd (test/envtest) with kube-controller-manager, kube-scheduler and kwok (kube.go); Cluster API's core,
-// topology, kubeadm bootstrap and KubeadmControlPlane controllers and webhooks (in-process, capi.go and
-// kcp.go); this provider's manager as its own process (built from this repository, provider.go) and the VPSie
+// topology and kubeadm bootstrap controllers and webhooks (in-process, capi.go), its KubeadmControlPlane
+// provider (its own binary, kcp.go); this provider's manager as its own process (built from this repository, provider.go) and the VPSie
 // simulator, whose boots register a Node in the workload cluster (the same API server) for kwok to run.
 // docs/development.md lists the parts and what is still played by hand. The scenarios are the package's
 // tests; cmd/demo reuses the harness.
@@ -101,8 +101,7 @@ type Harness struct {
 	cancel    context.CancelFunc
 	capiDone  <-chan struct{}
 	cabpkDone <-chan struct{}
-	kcpDone   <-chan struct{}
-	// components are kube-controller-manager, kube-scheduler and kwok (kube.go).
+	// components are kube-controller-manager, kube-scheduler, kwok (kube.go) and KCP (kcp.go).
 	components []*component
 	mu         sync.Mutex
 	kubeletID  map[string]bool // namespace -> the "kubelet" sets spec.providerID (default true)
@@ -130,7 +129,15 @@ func Start(opts Options) (h *Harness, err error) {
 	// The provider builds while the control plane starts.
 	built := make(chan error, 1)
 	binary := filepath.Join(h.WorkDir, "manager")
-	go func() { built <- buildProvider(binary) }()
+	kcpBinary := filepath.Join(h.WorkDir, "kubeadm-control-plane")
+	go func() {
+		// One after the other: two builds at once would only share the same cores.
+		if err := buildProvider(binary); err != nil {
+			built <- err
+			return
+		}
+		built <- buildKCP(kcpBinary)
+	}()
 
 	capiHooks, err := envtest.ClusterAPIWebhookPath()
 	if err != nil {
@@ -185,10 +192,6 @@ func Start(opts Options) (h *Harness, err error) {
 	if h.cabpkDone, err = startCABPK(ctx, h.Env.Config, scheme); err != nil {
 		return h, err
 	}
-	h.logf("starting Cluster API's KubeadmControlPlane provider (in-process)")
-	if h.kcpDone, err = startKCP(ctx, h.Env.Config, scheme); err != nil {
-		return h, err
-	}
 	hooks := h.Env.WebhookServerOptions()
 	if h.capiDone, err = startCAPI(ctx, h.Env.Config, scheme, hooks); err != nil {
 		return h, err
@@ -197,15 +200,7 @@ func Start(opts Options) (h *Harness, err error) {
 	if err != nil {
 		return h, err
 	}
-	controlPlaneHooks, err := envtest.ClusterAPIControlPlaneWebhookPath()
-	if err != nil {
-		return h, err
-	}
-	capiWebhookURL := fmt.Sprintf("https://%s:%d", hooks.Host, hooks.Port)
-	if err := h.installWebhooks(bootstrapHooks, "kubeadm-bootstrap-", capiWebhookURL); err != nil {
-		return h, err
-	}
-	if err := h.installWebhooks(controlPlaneHooks, "kubeadm-control-plane-", capiWebhookURL); err != nil {
+	if err := h.installWebhooks(bootstrapHooks, "kubeadm-bootstrap-", fmt.Sprintf("https://%s:%d", hooks.Host, hooks.Port)); err != nil {
 		return h, err
 	}
 
@@ -223,6 +218,10 @@ func Start(opts Options) (h *Harness, err error) {
 	h.logf("VPSie simulator at %s", h.Sim.URL)
 
 	if err := <-built; err != nil {
+		return h, err
+	}
+	h.logf("starting Cluster API's KubeadmControlPlane provider (%s)", kcpBinary)
+	if err := h.startKCP(kcpBinary); err != nil {
 		return h, err
 	}
 	h.logf("starting the provider's manager (%s)", binary)
@@ -282,9 +281,6 @@ func (h *Harness) Stop() {
 		}
 		if h.cabpkDone != nil {
 			<-h.cabpkDone
-		}
-		if h.kcpDone != nil {
-			<-h.kcpDone
 		}
 	}
 	if h.Sim != nil {

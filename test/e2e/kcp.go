@@ -16,86 +16,90 @@ limitations under the License.
 
 package e2e
 
-// Cluster API's KubeadmControlPlane provider (KCP), in-process on a manager of its own as
-// sigs.k8s.io/cluster-api/controlplane/kubeadm/main.go (v1.14.2) wires it, minus the CRD migrator and the
-// in-place updates (an alpha feature). Its webhooks are served by the core manager, like CABPK's.
+// Cluster API's KubeadmControlPlane provider (KCP): its own binary (sigs.k8s.io/cluster-api/controlplane/kubeadm
+// at the version go.mod requires), built per run like the provider's manager and run as its own process with
+// its webhooks served on a free local port with envtest's certificate. Not in-process like the core and CABPK:
+// KCP's etcd client dials through a port-forward whose SPDY round tripper is written concurrently (a data race in
+// k8s.io/streaming, reported by -race in the test binary); a production KCP is a separate, non-race binary too.
 //
 // How far it goes here: KCP generates the cluster's certificates, creates the first control-plane Machine with
 // a KubeadmConfig that CABPK renders into `kubeadm init` user data, and our provider creates its server and
 // puts it behind the load balancer. No kubeadm runs on a simulated server, so the harness plays the one thing
 // of `kubeadm init` KCP reads to call the control plane initialized: the kube-system/kubeadm-config ConfigMap
-// (playKubeadmInit). KCP then reports the control plane initialized and scales it; what it cannot do is check
-// etcd members and the static pods of a real control plane (there are none): its EtcdClusterHealthy and
+// (playKubeadmInit). KCP then reports the control plane initialized and the workers join; what it cannot do is
+// check etcd members and the static pods of a real control plane (there are none): its EtcdClusterHealthy and
 // ControlPlaneComponentsHealthy conditions never turn True.
 
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"os/exec"
+		"strconv"
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/cluster-api/controllers/clustercache"
-	"sigs.k8s.io/cluster-api/controlplane/kubeadm/reconcilers/kubeadmcontrolplane"
-	kcpsetup "sigs.k8s.io/cluster-api/controlplane/kubeadm/setup"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/cloudinit"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/test/envtest"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/test/vpsiesim"
 )
 
-const kcpControllerName = "cluster-api-kubeadm-control-plane-manager"
+// kcpPackage is the KubeadmControlPlane provider's main package, a tool of go.mod (so its dependencies stay pinned there).
+const kcpPackage = "sigs.k8s.io/cluster-api/controlplane/kubeadm"
 
-// startKCP starts the KubeadmControlPlane reconciler on a manager of its own (its cache keeps the certificate
-// Secrets' data, which the core manager's drops). It stops when ctx is cancelled; done is closed then.
-func startKCP(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme) (done <-chan struct{}, err error) {
-	cfg = rest.CopyConfig(cfg)
-	cfg.QPS, cfg.Burst = 200, 300
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:  scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache:   kcpsetup.ManagerCacheOptions(scheme, kcpControllerName, "", 10*time.Minute),
-		Client:  kcpsetup.ManagerClientOptions(),
-	})
+// buildKCP builds KCP's binary from the module cache (seconds with a warm build cache).
+func buildKCP(binary string) error {
+	cmd := exec.Command("go", "build", "-o", binary, kcpPackage)
+	cmd.Dir = repoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the KubeadmControlPlane provider: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// startKCP runs KCP's binary, installs its webhook configurations pointed at it and waits until it is ready.
+func (h *Harness) startKCP(binary string) error {
+	webhookPort, err := freePort()
 	if err != nil {
-		return nil, fmt.Errorf("creating the KubeadmControlPlane provider's manager: %w", err)
+		return err
 	}
-	secrets, err := kcpsetup.CreateSecretCachingClient(mgr)
+	healthPort, err := freePort()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	clusterCache, err := clustercache.SetupWithManager(ctx, mgr, clustercache.Options{
-		SecretClient: secrets,
-		Cache:        kcpsetup.ClusterCacheCacheOptions(),
-		Client:       kcpsetup.ClusterCacheClientOptions(kcpControllerName, 20, 30),
-	}, controller.Options{MaxConcurrentReconciles: 10, SkipNameValidation: ptr.To(true)})
+	kcp, err := startComponent(h.WorkDir, "kubeadm-control-plane", binary,
+		"--kubeconfig", h.KubeconfigPath, "--leader-elect=false", "--feature-gates=ClusterTopology=true",
+		"--webhook-port", strconv.Itoa(webhookPort), "--webhook-cert-dir", h.Env.WebhookInstallOptions().LocalServingCertDir,
+		"--health-addr", fmt.Sprintf("127.0.0.1:%d", healthPort),
+		"--insecure-diagnostics", "--diagnostics-address", "127.0.0.1:0",
+		"--etcd-dial-timeout-duration", "2s", "--v", "2")
 	if err != nil {
-		return nil, fmt.Errorf("creating the KubeadmControlPlane provider's ClusterCache: %w", err)
+		return err
 	}
-	if err := (&kubeadmcontrolplane.Reconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), SecretCachingClient: secrets, ClusterCache: clusterCache,
-		EtcdDialTimeout: 2 * time.Second, EtcdCallTimeout: 5 * time.Second, RemoteConditionsGracePeriod: 5 * time.Minute,
-		// No etcd answers on a simulated server: its client's retries are noise.
-		EtcdLogger: zap.NewNop(),
-	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: 10, ReconciliationTimeout: time.Minute}); err != nil {
-		return nil, fmt.Errorf("kubeadmcontrolplane controller: %w", err)
+	h.components = append(h.components, kcp)
+	hooks, err := envtest.ClusterAPIControlPlaneWebhookPath()
+	if err != nil {
+		return err
 	}
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Println("kubeadm control plane manager:", err)
+	if err := h.installWebhooks(hooks, "kubeadm-control-plane-", fmt.Sprintf("https://127.0.0.1:%d", webhookPort)); err != nil {
+		return err
+	}
+	ready := fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort)
+	return Poll(context.Background(), time.Minute, func(context.Context) (bool, string, error) {
+		if kcp.Exited() {
+			return false, "", fmt.Errorf("the KubeadmControlPlane provider exited: %s", tail(kcp.LogPath, 20))
 		}
-	}()
-	return stopped, nil
+		resp, err := http.Get(ready) //nolint:gosec,noctx // a local health endpoint
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, "readyz: " + resp.Status, nil
+	})
 }
 
 // kubeadmConfigMap is what `kubeadm init` uploads to kube-system and KCP reads (HasKubeadmConfig).

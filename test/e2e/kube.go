@@ -78,11 +78,10 @@ type component struct {
 	exited  chan struct{}
 }
 
-// startComponent runs binary (a file in KUBEBUILDER_ASSETS) with args, its output in workDir/name.log.
-func startComponent(workDir, name, binary string, args ...string) (*component, error) {
-	path := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), binary)
+// startComponent runs the binary at path with args, its output in workDir/name.log.
+func startComponent(workDir, name, path string, args ...string) (*component, error) {
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("%s: %w (hack/kube-assets.sh builds it; run it again)", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	c := &component{name: name, LogPath: filepath.Join(workDir, name+".log")}
 	log, err := os.Create(c.LogPath)
@@ -127,7 +126,12 @@ func (c *component) stop() {
 func (h *Harness) startKubeComponents() error {
 	kubeconfig := h.KubeconfigPath
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	kcm, err := startComponent(h.WorkDir, "kube-controller-manager", "kube-controller-manager",
+	for _, b := range []string{"kube-controller-manager", "kube-scheduler"} {
+		if _, err := os.Stat(filepath.Join(assets, b)); err != nil {
+			return fmt.Errorf("%w (hack/kube-assets.sh builds it; run it again)", err)
+		}
+	}
+	kcm, err := startComponent(h.WorkDir, "kube-controller-manager", filepath.Join(assets, "kube-controller-manager"),
 		"--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
 		"--leader-elect=false", "--secure-port=0",
 		"--controllers", strings.Join(kubeControllers, ","),
@@ -138,7 +142,7 @@ func (h *Harness) startKubeComponents() error {
 		return err
 	}
 	h.components = append(h.components, kcm)
-	scheduler, err := startComponent(h.WorkDir, "kube-scheduler", "kube-scheduler",
+	scheduler, err := startComponent(h.WorkDir, "kube-scheduler", filepath.Join(assets, "kube-scheduler"),
 		"--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
 		"--leader-elect=false", "--secure-port=0", "--kube-api-qps=100", "--kube-api-burst=200", "--v=2")
 	if err != nil {
@@ -149,7 +153,7 @@ func (h *Harness) startKubeComponents() error {
 	if err != nil {
 		return err
 	}
-	kwok, err := startComponent(h.WorkDir, "kwok", "kwok-"+version,
+	kwok, err := startComponent(h.WorkDir, "kwok", filepath.Join(assets, "kwok-"+version),
 		"--kubeconfig", kubeconfig,
 		"--config", filepath.Join(assets, "kwok-"+version+"-stages-node-fast-pod-general.yaml"),
 		"--manage-nodes-with-label-selector", kwokManagedLabel+"=true",
