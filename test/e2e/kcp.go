@@ -35,7 +35,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
-		"strconv"
+	"strconv"
 	"strings"
 	"time"
 
