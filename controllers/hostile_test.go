@@ -105,3 +105,21 @@ func TestVPSieMachineWaitingDoesNotChurn(t *testing.T) {
 	}
 	g.Expect(len(versions)).To(BeNumerically("<=", 2), "the object is not rewritten at every poll (%d versions in 3 s)", len(versions))
 }
+
+// A cluster deleted while VPSie lists its new load balancer, VPC and firewall group late (and its deleted ones
+// late too) is gone once they are: the deletion found them listed, so the creates it waited for are done. (It
+// used to wait intent.DefaultAcceptedPatience, 30 minutes, for a second load balancer after deleting the first.)
+func TestVPSieClusterDeletedWhileListsLag(t *testing.T) {
+	g := NewWithT(t)
+	ns := newTestNamespace(t)
+	sim := startSimulator(t, ns, func(o *vpsiesim.Options) { o.Faults = vpsiesim.Faults{ListLag: 1500 * time.Millisecond} })
+	createCredentialsSecret(t, ns, "creds", nil)
+	_, vc := createCluster(t, ns, "demo", "creds", withFirewall)
+	g.Eventually(func() int { return len(sim.FirewallGroups()) }, eventually, poll).Should(Equal(1))
+	g.Expect(sim.LoadBalancers()).To(HaveLen(1))
+	g.Expect(k8s.Delete(context.Background(), vc)).To(Succeed())
+	waitDeleted(t, vc)
+	g.Expect(sim.LoadBalancers()).To(BeEmpty())
+	g.Expect(sim.FirewallGroups()).To(BeEmpty())
+	g.Expect(sim.VPCs()).To(BeEmpty())
+}

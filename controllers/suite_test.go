@@ -49,6 +49,7 @@ import (
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/firewalls"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/servers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/webhooks"
@@ -114,7 +115,8 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager) error {
 	opts := controller.Options{MaxConcurrentReconciles: 4}
 	// Tests wait for the simulator, not for production poll intervals.
 	if err := (&VPSieClusterReconciler{Client: mgr.GetClient(), Accounts: accounts, ManagementClusterID: testIdentity,
-		Timing:             services.PollTiming{Poll: 200 * time.Millisecond, DeletePoll: 200 * time.Millisecond},
+		// Firewall groups are compared with the spec every recheck: out-of-band changes are put back quickly.
+		Timing:             services.PollTiming{Poll: 200 * time.Millisecond, DeletePoll: 200 * time.Millisecond, Recheck: 300 * time.Millisecond},
 		CredentialsRecheck: credentialsRecheck}).SetupWithManager(ctx, mgr, opts); err != nil {
 		return err
 	}
@@ -127,6 +129,8 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager) error {
 	if err := (&VPSieMachineReconciler{
 		Client: mgr.GetClient(), Accounts: accounts, ClusterCache: clusterCache, ManagementClusterID: testIdentity,
 		Observer: &servers.Observer{Window: 200 * time.Millisecond},
+		// Attaches to one server are spaced just over the simulator's ipSetNotCreated window.
+		Firewalls: &firewalls.Attacher{Spacing: vpsiesim.AttachRace + 200*time.Millisecond},
 		// Machines look at the shared VM snapshot as often as it is refreshed. A server accepted and listed
 		// nowhere is reported after a second, not 15 minutes, so that tests can see the report.
 		Timing: servers.Timing{PollTiming: services.PollTiming{Poll: 200 * time.Millisecond, DeletePoll: 200 * time.Millisecond},

@@ -49,6 +49,7 @@ import (
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/firewalls"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/loadbalancers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/vpcs"
@@ -268,11 +269,17 @@ func (r *VPSieClusterReconciler) reconcileNormal(ctx context.Context, s *scope.C
 			"Removed server %s from the load balancer: it no longer exists", id)
 	}
 
+	fwRes, err := r.reconcileFirewall(ctx, s)
+	if err != nil {
+		o.fail(vc, infrav1.FirewallReadyCondition, "reconciling the firewall group", err)
+	}
+	o.requeue(fwRes.RequeueAfter)
+
 	r.setCredentialsCondition(vc, o.unauthorized, "")
 	if o.unauthorized != nil {
 		o.requeue(r.credentialsRecheck())
 	}
-	if vpcRes.Ready && lbRes.Ready && vc.Spec.ControlPlaneEndpoint.IsValid() && !ptr.Deref(vc.Status.Initialization.Provisioned, false) {
+	if vpcRes.Ready && lbRes.Ready && fwRes.Ready && vc.Spec.ControlPlaneEndpoint.IsValid() && !ptr.Deref(vc.Status.Initialization.Provisioned, false) {
 		vc.Status.Initialization.Provisioned = ptr.To(true)
 		r.event(vc, corev1.EventTypeNormal, "Provisioned", "Reconcile", "Cluster infrastructure is ready; control-plane endpoint %s:%d",
 			vc.Spec.ControlPlaneEndpoint.Host, vc.Spec.ControlPlaneEndpoint.Port)
@@ -280,22 +287,52 @@ func (r *VPSieClusterReconciler) reconcileNormal(ctx context.Context, s *scope.C
 	return o.result()
 }
 
+// reconcileFirewall runs the firewall service with the cluster's running servers and reports what it did.
+func (r *VPSieClusterReconciler) reconcileFirewall(ctx context.Context, s *scope.ClusterScope) (firewalls.Result, error) {
+	var servers []string
+	if s.VPSieCluster.Spec.Firewall.IsEnabled() {
+		machines, err := r.clusterMachines(ctx, s)
+		if err != nil {
+			return firewalls.Result{}, err
+		}
+		for i := range machines {
+			// Machines still being provisioned get the group from the machine controller, as their server comes up.
+			if m := &machines[i]; m.Status.ServerIdentifier != "" && ptr.Deref(m.Status.Initialization.Provisioned, false) && m.DeletionTimestamp.IsZero() {
+				servers = append(servers, m.Status.ServerIdentifier)
+			}
+		}
+	}
+	res, err := firewalls.NewService(s, r.Intents, r.Timing).Reconcile(ctx, servers)
+	vc := s.VPSieCluster
+	if res.Created {
+		r.event(vc, corev1.EventTypeNormal, "FirewallCreated", "Create", "Created firewall group %s", s.FirewallName())
+	}
+	if res.RulesChanged {
+		r.event(vc, corev1.EventTypeNormal, "FirewallRulesUpdated", "Reconcile", "Put the rules of firewall group %s in line with spec.firewall", s.FirewallName())
+	}
+	for _, id := range res.Attached {
+		r.event(vc, corev1.EventTypeNormal, "FirewallAttached", "Reconcile", "Attached firewall group %s to server %s", s.FirewallName(), id)
+	}
+	return res, err
+}
+
 // deletionHint tells how to get out of a deletion that cannot reach VPSie.
-const deletionHint = "; the VPSieCluster cannot delete its load balancer and VPC without working credentials: fix the Secret, " +
+const deletionHint = "; the VPSieCluster cannot delete its load balancer, firewall group and VPC without working credentials: fix the Secret, " +
 	"or annotate the VPSieCluster with " + infrav1.SkipCloudCleanupAnnotation + "=true to delete it and leave whatever it " +
 	"created in VPSie for you to remove"
 
 func (r *VPSieClusterReconciler) reconcileDelete(ctx context.Context, s *scope.ClusterScope, credErr error) (ctrl.Result, error) {
 	vc := s.VPSieCluster
 	if skipCloudCleanup(vc) {
-		ctrl.LoggerFrom(ctx).Info("Deleting without cloud cleanup, as the annotation asks; the load balancer and VPC, if any, stay in VPSie",
+		ctrl.LoggerFrom(ctx).Info("Deleting without cloud cleanup, as the annotation asks; the load balancer, firewall group and VPC, if any, stay in VPSie",
 			"name", s.ResourceName())
-		for _, t := range []string{infrav1.LoadBalancerReadyCondition, infrav1.NetworkReadyCondition} {
+		for _, t := range clusterResourceConditions {
 			conditions.Set(vc, metav1.Condition{Type: t, Status: metav1.ConditionFalse, Reason: infrav1.DeletionSkippedReason,
 				Message: "cloud cleanup skipped (" + infrav1.SkipCloudCleanupAnnotation + "=true)"})
 		}
 		r.event(vc, corev1.EventTypeWarning, "CloudCleanupSkipped", "Delete",
-			"Deleted without deleting VPSie resources; remove the load balancer %s and the VPC %s yourself", s.ResourceName(), s.VPCName())
+			"Deleted without deleting VPSie resources; remove the load balancer %s, the firewall group %s and the VPC %s yourself",
+			s.ResourceName(), s.FirewallName(), s.VPCName())
 		return ctrl.Result{}, r.finishDelete(ctx, vc)
 	}
 
@@ -305,7 +342,7 @@ func (r *VPSieClusterReconciler) reconcileDelete(ctx context.Context, s *scope.C
 	}
 	if n > 0 {
 		msg := fmt.Sprintf("waiting for %d VPSieMachine(s) of the cluster to be deleted", n)
-		for _, t := range []string{infrav1.LoadBalancerReadyCondition, infrav1.NetworkReadyCondition} {
+		for _, t := range clusterResourceConditions {
 			conditions.Set(vc, metav1.Condition{Type: t, Status: metav1.ConditionFalse,
 				Reason: infrav1.WaitingForMachineDeletionReason, Message: msg})
 		}
@@ -324,8 +361,19 @@ func (r *VPSieClusterReconciler) reconcileDelete(ctx context.Context, s *scope.C
 		o.fail(vc, infrav1.LoadBalancerReadyCondition, "deleting the control-plane load balancer", err)
 	}
 	o.requeue(lbRes.RequeueAfter)
-	vpcDone := false
+	fwDone, vpcDone := false, false
 	if err == nil && lbRes.Done {
+		fwRes, err := firewalls.NewService(s, r.Intents, r.Timing).Delete(ctx)
+		if fwRes.Deleted {
+			r.event(vc, corev1.EventTypeNormal, "FirewallDeleted", "Delete", "Deleted firewall group %s", s.FirewallName())
+		}
+		if err != nil {
+			o.fail(vc, infrav1.FirewallReadyCondition, "deleting the firewall group", err)
+		}
+		o.requeue(fwRes.RequeueAfter)
+		fwDone = err == nil && fwRes.Done
+	}
+	if fwDone {
 		vpcRes, err := vpcs.NewService(s, r.Intents, r.Timing).Delete(ctx)
 		if vpcRes.Deleted {
 			r.event(vc, corev1.EventTypeNormal, "VPCDeleted", "Delete", "Deleted VPC %s", s.VPCName())
@@ -340,7 +388,7 @@ func (r *VPSieClusterReconciler) reconcileDelete(ctx context.Context, s *scope.C
 	if o.unauthorized != nil {
 		o.requeue(r.credentialsRecheck())
 	}
-	if lbRes.Done && vpcDone {
+	if lbRes.Done && fwDone && vpcDone {
 		return ctrl.Result{}, r.finishDelete(ctx, vc)
 	}
 	return o.result()
@@ -374,14 +422,23 @@ func (r *VPSieClusterReconciler) ownerCluster(ctx context.Context, vc *infrav1.V
 	return nil, err
 }
 
+// clusterResourceConditions are the conditions of the cluster's own VPSie resources.
+var clusterResourceConditions = []string{infrav1.LoadBalancerReadyCondition, infrav1.FirewallReadyCondition, infrav1.NetworkReadyCondition}
+
 // countMachines counts the cluster's VPSieMachines still present.
 func (r *VPSieClusterReconciler) countMachines(ctx context.Context, s *scope.ClusterScope) (int, error) {
+	machines, err := r.clusterMachines(ctx, s)
+	return len(machines), err
+}
+
+// clusterMachines lists the cluster's VPSieMachines (from the cache).
+func (r *VPSieClusterReconciler) clusterMachines(ctx context.Context, s *scope.ClusterScope) ([]infrav1.VPSieMachine, error) {
 	list := &infrav1.VPSieMachineList{}
 	if err := r.Client.List(ctx, list, client.InNamespace(s.Namespace()),
 		client.MatchingLabels{clusterv1.ClusterNameLabel: s.Name()}); err != nil {
-		return 0, fmt.Errorf("listing the cluster's VPSieMachines: %w", err)
+		return nil, fmt.Errorf("listing the cluster's VPSieMachines: %w", err)
 	}
-	return len(list.Items), nil
+	return list.Items, nil
 }
 
 // failureDomains are the spec's failure domains, or the cluster's datacenter.

@@ -115,7 +115,7 @@ func TestVPSieClusterLifecycle(t *testing.T) {
 	g.Expect(vpcList).To(HaveLen(1))
 	g.Expect(vpcList[0]).To(SatisfyAll(HaveField("Name", name), HaveField("NetworkRange", "10.42.0.0"),
 		HaveField("NetworkSize", 16), HaveField("DCIdentifier", vpsiesim.DefaultDatacenter)))
-	g.Expect(got.Status.Network).To(Equal(infrav1.NetworkStatus{VPCID: strconv.Itoa(vpcList[0].ID), VPCName: name}))
+	g.Expect(got.Status.Network).To(Equal(infrav1.NetworkStatus{VPCID: strconv.Itoa(vpcList[0].ID), VPCName: name, CIDR: "10.42.0.0/16"}))
 
 	g.Expect(got.Status.FailureDomains).To(Equal([]clusterv1.FailureDomain{{Name: vpsiesim.DefaultDatacenter, ControlPlane: ptr.To(true)}}))
 	g.Expect(condition(got, infrav1.CredentialsReadyCondition)).To(haveCondition(metav1.ConditionTrue, infrav1.CredentialsValidReason))
@@ -192,7 +192,7 @@ func TestVPSieClusterUsesExistingVPC(t *testing.T) {
 		vc.Spec.Network.VPC.ID = id
 	})
 	got := waitClusterReady(t, ns, "gamma")
-	g.Expect(got.Status.Network).To(Equal(infrav1.NetworkStatus{VPCID: id, VPCName: "shared"}))
+	g.Expect(got.Status.Network).To(Equal(infrav1.NetworkStatus{VPCID: id, VPCName: "shared", CIDR: "10.50.0.0/24"}), "the range VPSie reports")
 	g.Expect(condition(got, infrav1.NetworkReadyCondition)).To(haveCondition(metav1.ConditionTrue, infrav1.ProvisionedReason))
 	g.Expect(sim.RequestCount("POST /apps/v2/vpc/add")).To(Equal(1)) // the test's own
 

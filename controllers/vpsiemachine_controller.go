@@ -49,6 +49,7 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/metrics"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/firewalls"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/servers"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/vpcs"
@@ -69,6 +70,9 @@ type VPSieMachineReconciler struct {
 	Observer *servers.Observer
 	// VPCs joins servers to their cluster's VPC; SetupWithManager makes one with the defaults when nil.
 	VPCs *vpcs.Attacher
+	// Firewalls attaches the cluster's firewall group and the machine's own to new servers; SetupWithManager
+	// makes one with the defaults when nil.
+	Firewalls *firewalls.Attacher
 	// Intents is the create-or-adopt tracker of the servers; SetupWithManager makes one with the defaults
 	// when nil.
 	Intents *intent.Tracker
@@ -108,6 +112,9 @@ func (r *VPSieMachineReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	}
 	if r.VPCs == nil {
 		r.VPCs = &vpcs.Attacher{}
+	}
+	if r.Firewalls == nil {
+		r.Firewalls = &firewalls.Attacher{}
 	}
 	clusterToMachines, err := util.ClusterToTypedObjectsMapper(mgr.GetClient(), &infrav1.VPSieMachineList{}, mgr.GetScheme())
 	if err != nil {

@@ -63,6 +63,12 @@ func (r *VPSieMachineReconciler) reconcileNetworking(ctx context.Context, s *sco
 		}
 	}
 
+	if !provisioned {
+		if result, err := r.attachFirewalls(ctx, s); err != nil || !result.IsZero() {
+			return result, err
+		}
+	}
+
 	lb := s.VPSieCluster.Spec.ControlPlaneLoadBalancer
 	if !s.IsControlPlane() || !lb.IsEnabled() {
 		return ctrl.Result{}, nil
@@ -87,6 +93,44 @@ func (r *VPSieMachineReconciler) reconcileNetworking(ctx context.Context, s *sco
 		Message: fmt.Sprintf("%s:%d is a backend of load balancer %s", ip, lb.EffectivePort(), lbID),
 	})
 	return ctrl.Result{}, nil
+}
+
+// attachFirewalls attaches the cluster's firewall group and the machine's own groups to a new server before it
+// counts as provisioned. Later detaches of the cluster's group are repaired by the cluster controller.
+func (r *VPSieMachineReconciler) attachFirewalls(ctx context.Context, s *scope.MachineScope) (ctrl.Result, error) {
+	vm := s.VPSieMachine
+	id := s.ServerIdentifier()
+	var groups []string
+	if s.VPSieCluster.Spec.Firewall.IsEnabled() {
+		cluster := s.VPSieCluster.Status.Firewall.Identifier
+		if cluster == "" {
+			conditions.Set(vm, metav1.Condition{
+				Type: infrav1.ServerReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.WaitingForFirewallReason,
+				Message: "waiting for the cluster's firewall group (VPSieCluster FirewallReady)",
+			})
+			return ctrl.Result{RequeueAfter: r.Timing.OrDefaults().Poll}, nil
+		}
+		groups = append(groups, cluster)
+	}
+	groups = append(groups, vm.Spec.FirewallGroups...)
+	if len(groups) == 0 {
+		return ctrl.Result{}, nil
+	}
+	done, sent, err := r.Firewalls.Ensure(ctx, s.Account, id, groups)
+	if err != nil {
+		return r.outcome(services.HandleError(vm, infrav1.ServerReadyCondition, "attaching firewall groups to the server", err))
+	}
+	if sent != "" {
+		r.event(vm, corev1.EventTypeNormal, "FirewallAttached", "attached firewall group %s to server %s", sent, id)
+	}
+	if done {
+		return ctrl.Result{}, nil
+	}
+	conditions.Set(vm, metav1.Condition{
+		Type: infrav1.ServerReadyCondition, Status: metav1.ConditionFalse, Reason: infrav1.WaitingForFirewallReason,
+		Message: fmt.Sprintf("attaching firewall groups %v to server %s, one at a time", groups, id),
+	})
+	return ctrl.Result{RequeueAfter: min(r.Timing.OrDefaults().Poll, r.Firewalls.Wait())}, nil
 }
 
 // removeFromLoadBalancer takes a deleted control-plane machine out of the load balancer before its server goes.

@@ -38,6 +38,9 @@ const (
 	LoadBalancerReadyCondition = "LoadBalancerReady"
 	// NetworkReadyCondition reports the cluster's VPC.
 	NetworkReadyCondition = "NetworkReady"
+	// FirewallReadyCondition reports the cluster's firewall group: it exists with the rules the spec asks for
+	// and is attached to the cluster's servers.
+	FirewallReadyCondition = "FirewallReady"
 )
 
 // Condition types of VPSieMachine.
@@ -69,6 +72,9 @@ const (
 	PendingReason = "Pending"
 	// WaitingForVPCReason: the server is up and is joining the cluster's VPC.
 	WaitingForVPCReason = "WaitingForVPC"
+	// WaitingForFirewallReason: the server is up and its firewall groups are being attached, or the cluster's
+	// firewall group does not exist yet.
+	WaitingForFirewallReason = "WaitingForFirewall"
 	// BootingReason: the server exists but is not up with an address yet.
 	BootingReason = "Booting"
 	// ServerStoppedReason: the server exists but is powered off, suspended or locked.
@@ -82,7 +88,7 @@ const (
 	// CredentialsValidReason: the credentials Secret is well formed and VPSie accepts it.
 	CredentialsValidReason = "CredentialsValid"
 	// WaitingForMachineDeletionReason: a deleting cluster waits for its machines to be gone before deleting the
-	// load balancer and VPC.
+	// load balancer, firewall group and VPC.
 	WaitingForMachineDeletionReason = "WaitingForMachineDeletion"
 	// InvalidSpecReason: VPSie refused the request as invalid (unknown plan, image or datacenter,
 	// quota exceeded, ...). Retrying does not help until the spec or the account changes.
@@ -101,7 +107,7 @@ const (
 )
 
 const (
-	// ClusterFinalizer keeps a VPSieCluster until its load balancer and VPC are deleted.
+	// ClusterFinalizer keeps a VPSieCluster until its load balancer, firewall group and VPC are deleted.
 	ClusterFinalizer = "infrastructure.cluster.x-k8s.io/vpsiecluster"
 	// MachineFinalizer keeps a VPSieMachine until its server is deleted.
 	MachineFinalizer = "infrastructure.cluster.x-k8s.io/vpsiemachine"

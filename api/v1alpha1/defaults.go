@@ -47,6 +47,11 @@ func (s *LoadBalancerSpec) EffectiveAlgorithm() LoadBalancerAlgorithm {
 	return s.Algorithm
 }
 
+// IsEnabled tells whether the cluster wants its firewall group (default false).
+func (s *FirewallSpec) IsEnabled() bool {
+	return s.Enabled != nil && *s.Enabled
+}
+
 // AllowsControlPlane tells whether control-plane machines may run in this failure domain (default true).
 func (f *FailureDomainSpec) AllowsControlPlane() bool {
 	return f.ControlPlane == nil || *f.ControlPlane

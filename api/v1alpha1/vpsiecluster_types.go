@@ -62,6 +62,11 @@ type VPSieClusterSpec struct {
 	// +optional
 	Network NetworkSpec `json:"network,omitempty,omitzero"`
 
+	// firewall configures a VPSie firewall group the provider manages for the cluster and attaches to every
+	// server of it (docs/networking.md). Empty: no firewall group.
+	// +optional
+	Firewall FirewallSpec `json:"firewall,omitempty,omitzero"`
+
 	// sshKeys are identifiers of SSH keys stored in the VPSie account, installed on every server of the cluster.
 	// Each is at most 64 characters; longer entries pass the schema only so that a pasted public key is refused
 	// with a message saying what to do instead.
@@ -195,6 +200,89 @@ type VPCSpec struct {
 	Name string `json:"name,omitempty"`
 }
 
+// FirewallSpec is the cluster's firewall group: what may reach the cluster's servers from outside its VPC.
+// Everything inside the VPC (and from the Pod CIDRs) is always accepted, and so is all outbound traffic.
+// +kubebuilder:validation:MinProperties=1
+type FirewallSpec struct {
+	// enabled creates (or adopts) a firewall group named after the cluster, keeps its rules as this spec says and
+	// attaches it to every server of the cluster. It needs spec.network.vpc: the rules accept node-to-node
+	// traffic by the VPC's range. Default false.
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// apiServerSources are IPv4/IPv6 addresses or CIDRs that may reach the API server port of the control-plane
+	// servers directly, besides the load balancer. Empty: only the load balancer and the VPC.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=43
+	APIServerSources []string `json:"apiServerSources,omitempty"`
+
+	// sshSources are addresses or CIDRs that may reach SSH (TCP 22). Empty (the default): SSH is closed from
+	// outside the VPC.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=43
+	SSHSources []string `json:"sshSources,omitempty"`
+
+	// nodePortSources are addresses or CIDRs that may reach the NodePort range (TCP and UDP 30000-32767).
+	// Empty (the default): NodePorts are closed from outside the VPC.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=43
+	NodePortSources []string `json:"nodePortSources,omitempty"`
+
+	// rules are further inbound rules, e.g. HTTPS from anywhere to an ingress controller's host ports.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
+	Rules []FirewallRuleSpec `json:"rules,omitempty"`
+}
+
+// FirewallProtocol is the protocol of a firewall rule.
+// +kubebuilder:validation:Enum=tcp;udp;icmp
+type FirewallProtocol string
+
+const (
+	// FirewallProtocolTCP is TCP.
+	FirewallProtocolTCP FirewallProtocol = "tcp"
+	// FirewallProtocolUDP is UDP.
+	FirewallProtocolUDP FirewallProtocol = "udp"
+	// FirewallProtocolICMP is ICMP (no ports).
+	FirewallProtocolICMP FirewallProtocol = "icmp"
+)
+
+// FirewallRuleSpec is one inbound rule accepting traffic.
+type FirewallRuleSpec struct {
+	// name identifies the rule; it becomes the rule's comment in VPSie. Lower-case letters, digits and '-';
+	// names starting with "capv-" are the provider's own.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=40
+	Name string `json:"name,omitempty"`
+
+	// protocol: tcp, udp or icmp.
+	// +required
+	Protocol FirewallProtocol `json:"protocol,omitempty"`
+
+	// ports is a destination port ("443") or range ("8000-8100") for tcp and udp. Empty: every port. Not
+	// allowed with icmp.
+	// +optional
+	// +kubebuilder:validation:MaxLength=11
+	Ports string `json:"ports,omitempty"`
+
+	// sources are the addresses or CIDRs accepted, e.g. 0.0.0.0/0 for anywhere (IPv4).
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=43
+	Sources []string `json:"sources,omitempty"`
+}
+
 // VPSieClusterStatus is the observed state of a cluster's VPSie infrastructure. Everything here can be rebuilt
 // from the spec and the cloud (clusterctl move does not carry status).
 type VPSieClusterStatus struct {
@@ -202,7 +290,7 @@ type VPSieClusterStatus struct {
 	// +optional
 	Initialization VPSieClusterInitializationStatus `json:"initialization,omitempty,omitzero"`
 
-	// conditions: Ready, Paused, CredentialsReady, LoadBalancerReady, NetworkReady.
+	// conditions: Ready, Paused, CredentialsReady, LoadBalancerReady, NetworkReady, FirewallReady.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -224,6 +312,10 @@ type VPSieClusterStatus struct {
 	// network is the cluster's VPC as last seen in VPSie.
 	// +optional
 	Network NetworkStatus `json:"network,omitempty,omitzero"`
+
+	// firewall is the cluster's firewall group as last seen in VPSie.
+	// +optional
+	Firewall FirewallStatus `json:"firewall,omitempty,omitzero"`
 }
 
 // VPSieClusterInitializationStatus is the contract's status.initialization.
@@ -267,7 +359,29 @@ type NetworkStatus struct {
 	// +kubebuilder:validation:MaxLength=128
 	VPCName string `json:"vpcName,omitempty"`
 
+	// cidr is the VPC's range as VPSie reports it (or as spec.network.vpc.cidr created it).
+	// +optional
+	// +kubebuilder:validation:MaxLength=43
+	CIDR string `json:"cidr,omitempty"`
+
 	// createIntent records the create call of the VPC while its id is not known yet.
+	// +optional
+	CreateIntent *CreateIntent `json:"createIntent,omitempty"`
+}
+
+// FirewallStatus describes the cluster's firewall group.
+// +kubebuilder:validation:MinProperties=1
+type FirewallStatus struct {
+	// identifier of the firewall group in VPSie.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Identifier string `json:"identifier,omitempty"`
+	// name of the firewall group in VPSie, derived from the cluster.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Name string `json:"name,omitempty"`
+
+	// createIntent records the create call of the group while its identifier is not known yet.
 	// +optional
 	CreateIntent *CreateIntent `json:"createIntent,omitempty"`
 }
@@ -282,6 +396,7 @@ type NetworkStatus struct {
 // +kubebuilder:printcolumn:name="Reason",type="string",JSONPath=".status.conditions[?(@.type=='Ready')].reason",description="Why it is (not) ready"
 // +kubebuilder:printcolumn:name="Endpoint",type="string",JSONPath=".spec.controlPlaneEndpoint.host",description="API server endpoint"
 // +kubebuilder:printcolumn:name="Datacenter",type="string",JSONPath=".spec.datacenter",priority=1
+// +kubebuilder:printcolumn:name="Firewall",type="string",JSONPath=".status.firewall.name",description="The cluster's VPSie firewall group",priority=1
 // +kubebuilder:printcolumn:name="Age",type="date",JSONPath=".metadata.creationTimestamp"
 
 // VPSieCluster is the VPSie infrastructure of a Cluster API Cluster: credentials, the control-plane load

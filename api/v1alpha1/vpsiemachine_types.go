@@ -90,6 +90,17 @@ type VPSieMachineSpec struct {
 	// +optional
 	PrivateIP *bool `json:"privateIP,omitempty"`
 
+	// firewallGroups are identifiers of existing VPSie firewall groups attached to this server in addition to the
+	// cluster's own (spec.firewall of the VPSieCluster). The provider attaches them once, when the server is
+	// created, and never changes or deletes them.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=4
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:items:XValidation:rule="self.matches('^[A-Za-z0-9._:-]+$')",message="a firewall group is named by its identifier as the VPSie console or its firewall group list shows it: letters, digits, '.', '_', ':' and '-' only, no spaces or control characters"
+	FirewallGroups []string `json:"firewallGroups,omitempty"`
+
 	// tags are added to the server next to the cluster's tags and the provider's ownership tags.
 	// +optional
 	// +listType=set

@@ -119,9 +119,22 @@ var notNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
 // depends on nothing but the recorded identity, namespace and name, and two Clusters never share it, of one
 // management cluster or of two on one account.
 func ClusterResourceName(identity, namespace, cluster string) string {
+	return clusterResourceName(identity, namespace, cluster, 63)
+}
+
+// FirewallGroupNameMax is the longest firewall group name VPSie takes.
+const FirewallGroupNameMax = 50
+
+// FirewallName is the name of the cluster's firewall group: ClusterResourceName cut to the 50 characters VPSie
+// allows a group name, the hash kept.
+func (s *ClusterScope) FirewallName() string {
+	return clusterResourceName(s.Identity(), s.Namespace(), s.Name(), FirewallGroupNameMax)
+}
+
+func clusterResourceName(identity, namespace, cluster string, maxLen int) string {
 	suffix := nameHash(identity, namespace, cluster)
 	base := strings.Trim(notNameChars.ReplaceAllString(strings.ToLower(namespace+"-"+cluster), "-"), "-")
-	const maxBase = 63 - len("capv-") - 1 - 8
+	maxBase := maxLen - len("capv-") - 1 - 8
 	if len(base) > maxBase {
 		base = strings.TrimRight(base[:maxBase], "-")
 	}
@@ -136,6 +149,7 @@ var clusterConditions = []string{
 	infrav1.CredentialsReadyCondition,
 	infrav1.NetworkReadyCondition,
 	infrav1.LoadBalancerReadyCondition,
+	infrav1.FirewallReadyCondition,
 }
 
 // Close computes Ready from the other conditions and patches the VPSieCluster.

@@ -26,11 +26,15 @@ type PollTiming struct {
 	Poll time.Duration
 	// DeletePoll is the wait while a deleted resource may still be there.
 	DeletePoll time.Duration
+	// Recheck is the wait before a ready resource that can be changed out of band (a firewall group's rules
+	// and attachments) is checked again.
+	Recheck time.Duration
 }
 
 // OrDefaults fills t's zero fields from def.
 func (t PollTiming) OrDefaults(def PollTiming) PollTiming {
-	return PollTiming{Poll: OrDefault(t.Poll, def.Poll), DeletePoll: OrDefault(t.DeletePoll, def.DeletePoll)}
+	return PollTiming{Poll: OrDefault(t.Poll, def.Poll), DeletePoll: OrDefault(t.DeletePoll, def.DeletePoll),
+		Recheck: OrDefault(t.Recheck, def.Recheck)}
 }
 
 // OrDefault is d, or def when d is not positive.

@@ -50,6 +50,15 @@ type API interface {
 	AttachVPC(ctx context.Context, vmIdentifier, vpcID, dcIdentifier string) error
 	DetachVPC(ctx context.Context, vmIdentifier, privateIPID string) error
 
+	ListFirewallGroups(ctx context.Context) ([]FirewallGroup, error)
+	GetFirewallGroup(ctx context.Context, identifier string) (*FirewallGroup, error)
+	CreateFirewallGroup(ctx context.Context, name string, rules []FirewallRule) error
+	UpdateFirewallRules(ctx context.Context, group string, rules []FirewallRule) error
+	DeleteFirewallRules(ctx context.Context, group string, ruleIdentifiers []string) error
+	DeleteFirewallGroup(ctx context.Context, group, reason, note string) error
+	AttachFirewallGroup(ctx context.Context, vmIdentifier, group string) error
+	DetachFirewallGroup(ctx context.Context, vmIdentifier, group string) error
+
 	ListLoadBalancers(ctx context.Context) ([]LoadBalancer, error)
 	GetLoadBalancer(ctx context.Context, identifier string) (*LoadBalancer, error)
 	CreateLoadBalancer(ctx context.Context, req CreateLoadBalancerRequest) error

@@ -393,6 +393,7 @@ func badObjects() []badObject {
 	add(badObject{name: "template naming a server", kind: kindMachineTemplate,
 		mutate: func(o client.Object) { o.(*infrav1.VPSieMachineTemplate).Spec.Template.Spec.ProviderID = "vpsie://abc" },
 		want:   []string{"spec.template.spec.providerID:", "a template cannot name a server: leave providerID empty"}})
+	add(badFirewalls()...)
 	return rows
 }
 

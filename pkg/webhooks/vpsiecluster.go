@@ -19,6 +19,8 @@ package webhooks
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
@@ -27,6 +29,7 @@ import (
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/firewalls"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/vpcs"
 )
 
@@ -46,7 +49,7 @@ func (VPSieCluster) Default(_ context.Context, c *infrav1.VPSieCluster) error {
 func (VPSieCluster) ValidateCreate(_ context.Context, c *infrav1.VPSieCluster) (admission.Warnings, error) {
 	errs := validateClusterSpec(field.NewPath("spec"), &c.Spec)
 	errs = append(errs, validateOwnerIdentity(c.Annotations)...)
-	return nil, invalid("VPSieCluster", c, errs)
+	return firewallWarnings(&c.Spec), invalid("VPSieCluster", c, errs)
 }
 
 // ownerIdentityPath is where the recorded management-cluster identity lives.
@@ -99,7 +102,7 @@ func (VPSieCluster) ValidateUpdate(_ context.Context, oldCluster, newCluster *in
 	if oldSpec.ControlPlaneEndpoint.IsValid() {
 		errs = append(errs, immutable(spec.Child("controlPlaneEndpoint"), oldSpec.ControlPlaneEndpoint, newSpec.ControlPlaneEndpoint)...)
 	}
-	return nil, invalid("VPSieCluster", newCluster, errs)
+	return firewallWarnings(&newCluster.Spec), invalid("VPSieCluster", newCluster, errs)
 }
 
 // credentialsRefUnchanged forbids pointing a cluster at another Secret once VPSie has been reached with the
@@ -165,5 +168,70 @@ func validateClusterSpec(path *field.Path, s *infrav1.VPSieClusterSpec) field.Er
 		errs = append(errs, field.Forbidden(path.Child("network", "vpc"),
 			"set either id (use an existing VPC) or cidr (create one), not both"))
 	}
+	return append(errs, validateFirewall(path, s)...)
+}
+
+// ruleName is what a firewall rule's name may be: it becomes the rule's comment in VPSie.
+var ruleName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// validateFirewall checks spec.firewall: a VPC when enabled, and every source, port and rule name.
+func validateFirewall(path *field.Path, s *infrav1.VPSieClusterSpec) field.ErrorList {
+	var errs field.ErrorList
+	fw := &s.Firewall
+	fwPath := path.Child("firewall")
+	if fw.IsEnabled() && s.Network.VPC == (infrav1.VPCSpec{}) {
+		errs = append(errs, field.Required(path.Child("network", "vpc"), firewalls.ErrNoVPC.Error()))
+	}
+	sources := func(p *field.Path, list []string) {
+		for i, src := range list {
+			if _, err := firewalls.ParseSource(src); err != nil {
+				errs = append(errs, field.Invalid(p.Index(i), src, err.Error()))
+			}
+		}
+	}
+	sources(fwPath.Child("apiServerSources"), fw.APIServerSources)
+	sources(fwPath.Child("sshSources"), fw.SSHSources)
+	sources(fwPath.Child("nodePortSources"), fw.NodePortSources)
+	seen := map[string]bool{}
+	for i, r := range fw.Rules {
+		rp := fwPath.Child("rules").Index(i)
+		switch {
+		case !ruleName.MatchString(r.Name):
+			errs = append(errs, field.Invalid(rp.Child("name"), r.Name,
+				"a rule name is lower-case letters, digits and '-', starting and ending with a letter or digit, e.g. https-ingress"))
+		case strings.HasPrefix(r.Name, firewalls.RulePrefix):
+			errs = append(errs, field.Invalid(rp.Child("name"), r.Name,
+				"names starting with "+firewalls.RulePrefix+" are the provider's own rules: choose another name"))
+		case seen[r.Name]:
+			errs = append(errs, field.Duplicate(rp.Child("name"), r.Name))
+		}
+		seen[r.Name] = true
+		switch r.Protocol {
+		case infrav1.FirewallProtocolTCP, infrav1.FirewallProtocolUDP:
+			if _, err := firewalls.ParsePorts(r.Ports); err != nil {
+				errs = append(errs, field.Invalid(rp.Child("ports"), r.Ports, err.Error()))
+			}
+		case infrav1.FirewallProtocolICMP:
+			if r.Ports != "" {
+				errs = append(errs, field.Forbidden(rp.Child("ports"), "icmp has no ports: leave ports empty"))
+			}
+		default:
+			errs = append(errs, field.NotSupported(rp.Child("protocol"), r.Protocol, []string{"tcp", "udp", "icmp"}))
+		}
+		if len(r.Sources) == 0 {
+			errs = append(errs, field.Required(rp.Child("sources"), "list who may connect, e.g. 0.0.0.0/0 for anyone on IPv4"))
+		}
+		sources(rp.Child("sources"), r.Sources)
+	}
 	return errs
+}
+
+// firewallWarnings warns of a firewall that leaves the API server reachable from inside the VPC only.
+func firewallWarnings(s *infrav1.VPSieClusterSpec) admission.Warnings {
+	if !s.Firewall.IsEnabled() || s.ControlPlaneLoadBalancer.IsEnabled() || len(s.Firewall.APIServerSources) > 0 {
+		return nil
+	}
+	return admission.Warnings{"spec.firewall: without the control-plane load balancer and with no apiServerSources, " +
+		"the API server is reachable only from inside the VPC: list the addresses of whoever runs kubectl, and of the " +
+		"management cluster, in spec.firewall.apiServerSources"}
 }

@@ -80,8 +80,8 @@ type Faults struct {
 	// pending queue nor GET /vm, and GET /vm/{identifier} (like every call naming it) answers as for a VM that
 	// does not exist yet.
 	ListGap time.Duration `json:"listGap,omitempty"`
-	// ListLag makes the lists (GET /vm, GET /api/v1/lb/all, GET /apps/v2/vpc) show membership as it was this
-	// long ago: a new object is listed ListLag after it appeared (for VMs: after ListGap), a deleted or vanished
+	// ListLag makes the lists (GET /vm, GET /api/v1/lb/all, GET /apps/v2/vpc, GET /apps/v2/firewall/groups)
+	// show membership as it was this long ago: a new object is listed ListLag after it appeared (for VMs: after ListGap), a deleted or vanished
 	// one stays listed, as it was last seen, for ListLag after it went. Gets by id tell the truth.
 	ListLag time.Duration `json:"listLag,omitempty"`
 	// PageCap, when > 0, is the most items one page of a paged list holds whatever limit asks (total still

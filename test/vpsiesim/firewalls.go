@@ -57,6 +57,10 @@ type FirewallGroup struct {
 	VMs        []string       `json:"vms"` // identifiers of the servers it is attached to
 	CreatedAt  time.Time      `json:"createdAt"`
 	ListedAt   time.Time      `json:"listedAt,omitzero"`
+	// DeletedAt is when the group was deleted; the list keeps showing it, as it was, for Faults.ListLag.
+	DeletedAt time.Time `json:"-"`
+	// unlistedAt is when the list stops showing a deleted group.
+	unlistedAt time.Time
 }
 
 func (g *FirewallGroup) clone() FirewallGroup {
@@ -110,10 +114,10 @@ func (s *Simulator) firewallGroupJSON(g *FirewallGroup) map[string]any {
 	}
 }
 
-// firewallGroupLocked finds a group by its identifier or its numeric id.
+// firewallGroupLocked finds a group that exists by its identifier or its numeric id.
 func (s *Simulator) firewallGroupLocked(key string) *FirewallGroup {
 	for _, g := range s.firewalls {
-		if g.Identifier == key || strconv.Itoa(g.ID) == key {
+		if g.DeletedAt.IsZero() && (g.Identifier == key || strconv.Itoa(g.ID) == key) {
 			return g
 		}
 	}
@@ -135,7 +139,9 @@ func (s *Simulator) FirewallGroups() []FirewallGroup {
 	defer s.mu.Unlock()
 	var out []FirewallGroup
 	for _, g := range s.sortedFirewallsLocked() {
-		out = append(out, g.clone())
+		if g.DeletedAt.IsZero() {
+			out = append(out, g.clone())
+		}
 	}
 	return out
 }
@@ -240,13 +246,17 @@ func (s *Simulator) handleCreateFirewallGroup(w http.ResponseWriter, r *http.Req
 	writeBool(w, true)
 }
 
-// handleListFirewallGroups serves GET /apps/v2/firewall/groups (no paging), lagging by Faults.ListLag.
+// handleListFirewallGroups serves GET /apps/v2/firewall/groups (no paging), lagging by Faults.ListLag both
+// ways: a new group is listed late, a deleted one stays listed (as it was when deleted) for as long.
 func (s *Simulator) handleListFirewallGroups(w http.ResponseWriter, _ *http.Request) {
 	now := time.Now()
 	s.mu.Lock()
 	out := []map[string]any{}
 	for _, g := range s.sortedFirewallsLocked() {
-		if !now.Before(g.ListedAt) {
+		switch {
+		case !g.DeletedAt.IsZero() && !now.Before(g.unlistedAt):
+			delete(s.firewalls, g.ID)
+		case !now.Before(g.ListedAt):
 			out = append(out, s.firewallGroupJSON(g))
 		}
 	}
@@ -354,7 +364,11 @@ func (s *Simulator) handleDeleteFirewallGroup(w http.ResponseWriter, r *http.Req
 	case len(g.VMs) > 0:
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("Firewall group is attached to %d server(s); detach it first", len(g.VMs)))
 	default:
-		delete(s.firewalls, g.ID)
+		g.DeletedAt = time.Now()
+		g.unlistedAt = g.DeletedAt.Add(s.modes().ListLag)
+		if !g.unlistedAt.After(g.DeletedAt) {
+			delete(s.firewalls, g.ID)
+		}
 		writeBool(w, true)
 	}
 }

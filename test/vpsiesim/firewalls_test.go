@@ -116,6 +116,9 @@ func TestFirewallGroupLifecycle(t *testing.T) {
 	g.Expect(a.delete("/apps/v2/firewall/delete/group", map[string]any{"groupId": id,
 		"deleteStatistic": map[string]any{"reason": "test"}}).ok()).To(BeTrue())
 	g.Expect(a.get("/apps/v2/firewall/group/"+id).errorWith(404, "not found")).To(BeTrue())
+	g.Expect(srv.FirewallGroups()).To(ConsistOf(HaveField("Name", "capv-y-fw")))
+	g.Expect(findGroup(a, "capv-demo-fw")).NotTo(BeNil(), "the list lags a deleted group too")
+	g.Eventually(func() map[string]any { return findGroup(a, "capv-demo-fw") }, 5*time.Second, 20*time.Millisecond).Should(BeNil())
 }
 
 // TestFirewallAttachRace: two groups attached to one server close together fail inside VPSie (ipSetNotCreated);

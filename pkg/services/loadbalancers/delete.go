@@ -51,6 +51,7 @@ func (s *Service) Delete(ctx context.Context) (DeleteResult, error) {
 	}
 	deleted := false
 	if len(targets) > 0 {
+		s.fulfilled(name)
 		note := fmt.Sprintf("Cluster API cluster %s/%s deleted", s.scope.Namespace(), s.scope.Name())
 		for _, id := range targets {
 			err := s.scope.Account.API.DeleteLoadBalancer(ctx, id, vpsie.DefaultDeleteReason, note)
@@ -114,6 +115,15 @@ func (s *Service) owned(ctx context.Context, name string) ([]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// fulfilled clears the create intent once VPSie lists a load balancer of the name: that is what any create
+// made. Left in place, an accepted intent would make the deletion wait, after the listed one is gone, for a
+// second one that never comes (intent.DefaultAcceptedPatience).
+func (s *Service) fulfilled(name string) {
+	var found *vpsie.LoadBalancer
+	req := s.request(name, &found)
+	s.intents.Forget(&req)
 }
 
 func (s *Service) deleting(message string) {

@@ -59,6 +59,7 @@ func (s *Service) Delete(ctx context.Context) (DeleteResult, error) {
 		}
 		return s.gone(), nil
 	}
+	s.fulfilled(name)
 
 	log := ctrl.LoggerFrom(ctx)
 	note := fmt.Sprintf("Cluster API cluster %s/%s deleted", s.scope.Namespace(), s.scope.Name())
@@ -112,6 +113,15 @@ func (s *Service) owned(ctx context.Context, name string) ([]vpsie.VPC, error) {
 	}
 	sortByID(found)
 	return found, nil
+}
+
+// fulfilled clears the create intent once VPSie lists a VPC of the name: that is what any create made. Left in
+// place, an accepted intent would make the deletion wait, after the listed one is gone, for a second one that
+// never comes (intent.DefaultAcceptedPatience).
+func (s *Service) fulfilled(name string) {
+	var found *vpsie.VPC
+	req := s.request(name, &found)
+	s.intents.Forget(&req)
 }
 
 func (s *Service) gone() DeleteResult {

@@ -122,7 +122,7 @@ func (s *Service) reconcileExisting(ctx context.Context, id string) (Result, err
 	if err := s.checkDatacenter(vpc); err != nil {
 		return Result{}, err
 	}
-	s.ready(vpc, "using the existing VPC %s (id %s, %s/%d); the provider never deletes it")
+	s.ready(vpc, reportedRange(vpc), "using the existing VPC %s (id %s, %s/%d); the provider never deletes it")
 	return Result{Ready: true}, nil
 }
 
@@ -253,7 +253,7 @@ func (s *Service) adopt(vpc *vpsie.VPC, cidr string, created bool) (Result, erro
 		return Result{}, fmt.Errorf("%w: the VPC %s (id %s) has the range %s but spec.network.vpc.cidr is %s; "+
 			"delete that VPC or change the cidr back", services.ErrTerminal, vpc.Name, vpc.ID, got, cidr)
 	}
-	s.ready(vpc, "VPC %s (id %s, %s/%d) is ready")
+	s.ready(vpc, cidr, "VPC %s (id %s, %s/%d) is ready")
 	return Result{Ready: true, Created: created}, nil
 }
 
@@ -284,9 +284,19 @@ func (s *Service) checkDatacenter(vpc *vpsie.VPC) error {
 	return nil
 }
 
-func (s *Service) ready(vpc *vpsie.VPC, format string) {
+// reportedRange is the range VPSie reports for a VPC as a CIDR, or "" when it reports none that parses.
+func reportedRange(vpc *vpsie.VPC) string {
+	addr, err := netip.ParseAddr(strings.TrimSpace(string(vpc.NetworkRange)))
+	if err != nil || vpc.NetworkSize <= 0 || int(vpc.NetworkSize) > addr.BitLen() {
+		return ""
+	}
+	return netip.PrefixFrom(addr, int(vpc.NetworkSize)).Masked().String()
+}
+
+func (s *Service) ready(vpc *vpsie.VPC, cidr, format string) {
 	vc := s.scope.VPSieCluster
-	vc.Status.Network = infrav1.NetworkStatus{VPCID: vpc.ID.String(), VPCName: string(vpc.Name)} // the intent is done
+	// The intent is done.
+	vc.Status.Network = infrav1.NetworkStatus{VPCID: vpc.ID.String(), VPCName: string(vpc.Name), CIDR: cidr}
 	conditions.Set(vc, metav1.Condition{
 		Type: infrav1.NetworkReadyCondition, Status: metav1.ConditionTrue, Reason: infrav1.ProvisionedReason,
 		Message: fmt.Sprintf(format, vpc.Name, vpc.ID, vpc.NetworkRange, vpc.NetworkSize),
