@@ -18,6 +18,7 @@ package e2e
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/cloudinit"
 )
 
@@ -56,6 +58,7 @@ func TestKubeadmControlPlaneFromTheDefaultFlavor(t *testing.T) {
 		}
 	}
 	s.expectPlans(c, machines)
+	network := s.expectPrivateAndFirewalled(c, machines)
 
 	kcp := &controlplanev1.KubeadmControlPlane{}
 	s.g.Eventually(func(g Gomega) {
@@ -71,6 +74,7 @@ func TestKubeadmControlPlaneFromTheDefaultFlavor(t *testing.T) {
 	t.Logf("where KCP stops: %s", conditionSummary(kcp.Status.Conditions))
 	s.deleteCluster(c)
 	s.g.Expect(h.Sim.LoadBalancers()).To(BeEmpty(), "load balancers left in the simulator")
+	s.expectNetworkGone(network)
 }
 
 // A cluster of the topology flavor: the ClusterClass of templates/clusterclass-vpsie.yaml and the Cluster of
@@ -80,7 +84,7 @@ func TestClusterClassTopology(t *testing.T) {
 	s := newFlavorScenario(t)
 	c, err := h.CreateFlavorCluster(s.ctx, s.ns, "topo", "clusterclass-vpsie.yaml", "cluster-template-topology.yaml")
 	s.g.Expect(err).NotTo(HaveOccurred())
-	s.waitRunning(c, nil, 3)
+	network := s.expectPrivateAndFirewalled(c, s.waitRunning(c, nil, 3))
 
 	for _, workers := range []int32{3, 1} {
 		cluster := &clusterv1.Cluster{}
@@ -91,12 +95,65 @@ func TestClusterClassTopology(t *testing.T) {
 		machines := s.waitRunning(c, nil, 1+int(workers))
 		s.expectServersMatch(c, machines)
 		s.expectPlans(c, machines)
+		network = s.expectPrivateAndFirewalled(c, machines)
 		mds := &clusterv1.MachineDeploymentList{}
 		s.g.Expect(h.Client.List(s.ctx, mds, client.InNamespace(s.ns), client.MatchingLabels{clusterv1.ClusterTopologyOwnedLabel: ""})).To(Succeed())
 		s.g.Expect(mds.Items).To(HaveLen(1), "MachineDeployments the topology made")
 		s.g.Expect(ptr.Deref(mds.Items[0].Spec.Replicas, 0)).To(Equal(workers), "the topology's MachineDeployment follows Cluster.spec.topology")
 	}
 	s.deleteCluster(c)
+	s.expectNetworkGone(network)
+}
+
+// clusterNetwork is a cluster's VPC and firewall group in VPSie.
+type clusterNetwork struct {
+	vpcID int
+	group string
+}
+
+// expectPrivateAndFirewalled checks that the flavor put the cluster on a VPC behind its firewall group: every
+// server of machines has an address in the cluster's VPC and carries the group (and the group no other server).
+func (s *scenario) expectPrivateAndFirewalled(c *Cluster, machines []clusterv1.Machine) clusterNetwork {
+	s.t.Helper()
+	cluster := &clusterv1.Cluster{}
+	s.g.Expect(h.Client.Get(s.ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Name}, cluster)).To(Succeed())
+	vc := &infrav1.VPSieCluster{}
+	s.g.Expect(h.Client.Get(s.ctx, client.ObjectKey{Namespace: c.Namespace, Name: cluster.Spec.InfrastructureRef.Name}, vc)).To(Succeed())
+	s.g.Expect(vc.Status.Network.CIDR).To(Equal("10.42.0.0/16"), "the flavor's VPC")
+	s.g.Expect(conditions.IsTrue(vc, infrav1.FirewallReadyCondition)).To(BeTrue(), "FirewallReady: %s", conditionSummary(vc.Status.Conditions))
+	vpcID, err := strconv.Atoi(vc.Status.Network.VPCID)
+	s.g.Expect(err).NotTo(HaveOccurred())
+	group := vc.Status.Firewall.Identifier
+	s.g.Expect(group).NotTo(BeEmpty())
+
+	var servers []string
+	for _, m := range machines {
+		id := serverID(m)
+		servers = append(servers, id)
+		vm, ok := h.Sim.VM(id)
+		s.g.Expect(ok).To(BeTrue(), "server of Machine %s", m.Name)
+		s.g.Expect(vm.VPCID).To(Equal(vpcID), "the server of Machine %s is in the cluster's VPC", m.Name)
+		s.g.Expect(vm.PrivateIP).To(HavePrefix("10.42."), "the server of Machine %s has an address in the VPC", m.Name)
+	}
+	s.g.Eventually(func(g Gomega) []string {
+		for _, grp := range h.Sim.FirewallGroups() {
+			if grp.Identifier == group {
+				return grp.VMs
+			}
+		}
+		return nil
+	}, timeoutShort, 250*time.Millisecond).Should(ConsistOf(servers), "servers carrying the cluster's firewall group")
+	return clusterNetwork{vpcID: vpcID, group: group}
+}
+
+// expectNetworkGone checks that a deleted cluster left neither its VPC nor its firewall group.
+func (s *scenario) expectNetworkGone(n clusterNetwork) {
+	for _, grp := range h.Sim.FirewallGroups() {
+		s.g.Expect(grp.Identifier).NotTo(Equal(n.group), "the deleted cluster's firewall group is left")
+	}
+	for _, vpc := range h.Sim.VPCs() {
+		s.g.Expect(vpc.ID).NotTo(Equal(n.vpcID), "the deleted cluster's VPC is left")
+	}
 }
 
 // expectPlans checks that every server has the plan its role's flavor variable gives.

@@ -222,27 +222,20 @@ func allows(rules []rbacv1.PolicyRule, group, resource string, verbs ...string) 
 
 // TestInstallScriptIsTheSameEverywhere: the script that installs Kubernetes on a stock image is repeated in
 // every bootstrap template of every flavor and of the ClusterClass; the copies must not drift apart.
-func TestInstallScriptIsTheSameEverywhere(t *testing.T) {
+// TestNodeScriptsAreTheSameEverywhere: every flavor and the ClusterClass carry the same copy of each node
+// script (the install script everywhere, the private-address script wherever nodes sit on a VPC).
+func TestNodeScriptsAreTheSameEverywhere(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
-	scripts := map[string]string{}
+	scripts := map[string]map[string]string{} // path -> where -> content
 	collect := func(source string, objs []unstructured.Unstructured) {
 		for _, o := range objs {
-			var paths [][]string
-			switch o.GetKind() {
-			case "KubeadmControlPlane":
-				paths = [][]string{{"spec", "kubeadmConfigSpec", "files"}}
-			case "KubeadmControlPlaneTemplate":
-				paths = [][]string{{"spec", "template", "spec", "kubeadmConfigSpec", "files"}}
-			case "KubeadmConfigTemplate":
-				paths = [][]string{{"spec", "template", "spec", "files"}}
-			}
-			for _, p := range paths {
-				files, _, _ := unstructured.NestedSlice(o.Object, p...)
-				for _, f := range files {
-					if str(f.(map[string]any), "path") == "/usr/local/bin/capv-install-kubernetes.sh" {
-						scripts[source+" "+o.GetKind()] = str(f.(map[string]any), "content")
+			for _, f := range kubeadmFiles(o) {
+				if path := str(f, "path"); strings.HasPrefix(path, "/usr/local/bin/capv-") {
+					if scripts[path] == nil {
+						scripts[path] = map[string]string{}
 					}
+					scripts[path][source+" "+o.GetKind()] = str(f, "content")
 				}
 			}
 		}
@@ -251,13 +244,38 @@ func TestInstallScriptIsTheSameEverywhere(t *testing.T) {
 		collect(flavor, render(t, file, ns))
 	}
 	collect("clusterclass", clusterClassObjects(t))
-	g.Expect(scripts).To(HaveLen(2*3 + 2))
-	var first string
-	for source, s := range scripts {
-		if first == "" {
-			first = s
+	g.Expect(scripts).To(HaveKey("/usr/local/bin/capv-install-kubernetes.sh"))
+	g.Expect(scripts["/usr/local/bin/capv-install-kubernetes.sh"]).To(HaveLen(2*3 + 2))
+	g.Expect(scripts).To(HaveKey(privateAddressScript))
+	g.Expect(scripts[privateAddressScript]).To(HaveLen(2*2+2), "default, autoscaler and the ClusterClass: control plane and workers")
+	for path, copies := range scripts {
+		var first string
+		for source, s := range copies {
+			if first == "" {
+				first = s
+			}
+			g.Expect(s).To(Equal(first), "%s in %s", path, source)
 		}
-		g.Expect(s).To(Equal(first), source)
-		g.Expect(s).To(ContainSubstring("/etc/capv/kubernetes-version"))
 	}
+}
+
+// kubeadmFiles are the files of a KubeadmControlPlane(Template) or KubeadmConfigTemplate.
+func kubeadmFiles(o unstructured.Unstructured) []map[string]any {
+	var path []string
+	switch o.GetKind() {
+	case "KubeadmControlPlane":
+		path = []string{"spec", "kubeadmConfigSpec", "files"}
+	case "KubeadmControlPlaneTemplate":
+		path = []string{"spec", "template", "spec", "kubeadmConfigSpec", "files"}
+	case "KubeadmConfigTemplate":
+		path = []string{"spec", "template", "spec", "files"}
+	default:
+		return nil
+	}
+	files, _, _ := unstructured.NestedSlice(o.Object, path...)
+	out := make([]map[string]any, 0, len(files))
+	for _, f := range files {
+		out = append(out, f.(map[string]any))
+	}
+	return out
 }

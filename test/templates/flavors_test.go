@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -223,7 +224,15 @@ func exampleEnv(t *testing.T) map[string]string {
 // render runs `clusterctl generate cluster` on a flavor with the documented examples and returns its objects.
 func render(t *testing.T, file, namespace string) []unstructured.Unstructured {
 	t.Helper()
-	out, err := clusterctl(exampleEnv(t), "generate", "cluster", "capv-test", "--target-namespace", namespace,
+	return renderWith(t, file, namespace, nil)
+}
+
+// renderWith is render with some variables set otherwise.
+func renderWith(t *testing.T, file, namespace string, vars map[string]string) []unstructured.Unstructured {
+	t.Helper()
+	env := exampleEnv(t)
+	maps.Copy(env, vars)
+	out, err := clusterctl(env, "generate", "cluster", "capv-test", "--target-namespace", namespace,
 		"--from", filepath.Join("templates", file), "--kubernetes-version", "v1.34.1",
 		"--control-plane-machine-count", "3", "--worker-machine-count", "2")
 	if err != nil {
