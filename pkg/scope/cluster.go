@@ -125,10 +125,15 @@ func ClusterResourceName(identity, namespace, cluster string) string {
 // FirewallGroupNameMax is the longest firewall group name VPSie takes.
 const FirewallGroupNameMax = 50
 
-// FirewallName is the name of the cluster's firewall group: ClusterResourceName cut to the 50 characters VPSie
-// allows a group name, the hash kept.
+// FirewallName is the name of the cluster's firewall group (FirewallGroupName).
 func (s *ClusterScope) FirewallName() string {
-	return clusterResourceName(s.Identity(), s.Namespace(), s.Name(), FirewallGroupNameMax)
+	return FirewallGroupName(s.Identity(), s.Namespace(), s.Name())
+}
+
+// FirewallGroupName is the name of a cluster's firewall group: ClusterResourceName cut to the 50 characters
+// VPSie allows a group name, the hash kept.
+func FirewallGroupName(identity, namespace, cluster string) string {
+	return clusterResourceName(identity, namespace, cluster, FirewallGroupNameMax)
 }
 
 func clusterResourceName(identity, namespace, cluster string, maxLen int) string {

@@ -17,10 +17,34 @@ limitations under the License.
 package webhooks_test
 
 import (
+	"context"
+	"testing"
+
+	. "github.com/onsi/gomega"
 	"k8s.io/utils/ptr"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/webhooks"
 )
+
+// A firewall without the load balancer and without apiServerSources is allowed, with a warning that says who
+// cannot reach the API server then.
+func TestFirewallWithoutLoadBalancerWarns(t *testing.T) {
+	g := NewWithT(t)
+	c := validCluster("default", "fw")
+	c.Spec.Network.VPC.CIDR = "10.42.0.0/16"
+	c.Spec.Firewall.Enabled = ptr.To(true)
+	c.Spec.ControlPlaneLoadBalancer.Enabled = ptr.To(false)
+	c.Spec.ControlPlaneEndpoint.Host, c.Spec.ControlPlaneEndpoint.Port = "api.example.com", 6443
+	warnings, err := webhooks.VPSieCluster{}.ValidateCreate(context.Background(), c)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(warnings).To(ConsistOf(ContainSubstring("reachable only from inside the VPC")))
+
+	c.Spec.Firewall.APIServerSources = []string{"198.51.100.0/24"}
+	warnings, err = webhooks.VPSieCluster{}.ValidateUpdate(context.Background(), c, c)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(warnings).To(BeEmpty())
+}
 
 // badFirewalls are the mistakes a user can make in spec.firewall and a machine's firewallGroups.
 func badFirewalls() []badObject {

@@ -30,14 +30,14 @@ import (
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
-// clusterResources sweeps the account's VPCs and load balancers: those of clusters this manager alone owns,
+// clusterResources sweeps the account's VPCs, load balancers and firewall groups: those of clusters this manager alone owns,
 // whose VPSieCluster has been absent for the grace period, that were not handed off to another manager, and
 // that have no server left. It runs after servers and only when every server's tags were read.
 func (a *accountPass) clusterResources(ctx context.Context) {
 	log := ctrl.LoggerFrom(ctx)
 	if a.unread {
 		a.incomplete = true
-		log.V(1).Info("Some servers' tags could not be read; VPCs and load balancers wait for a later pass")
+		log.V(1).Info("Some servers' tags could not be read; VPCs, load balancers and firewall groups wait for a later pass")
 		return
 	}
 	vpcs, err := a.account.API.ListVPCs(ctx)
@@ -63,6 +63,11 @@ func (a *accountPass) clusterResources(ctx context.Context) {
 		a.incomplete = true
 		a.fail(ctx, opListLBs, fmt.Errorf("orphan sweep: listing load balancers, leaving them for a later pass: %w", lbErr))
 	}
+	groups, groupErr := a.account.API.ListFirewallGroups(ctx)
+	if groupErr != nil {
+		a.incomplete = true
+		a.fail(ctx, opListFirewalls, fmt.Errorf("orphan sweep: listing firewall groups, leaving them for a later pass: %w", groupErr))
+	}
 
 	clusters := make([]types.NamespacedName, 0, len(a.st.clusters))
 	for c := range a.st.clusters {
@@ -70,8 +75,8 @@ func (a *accountPass) clusterResources(ctx context.Context) {
 	}
 	slices.SortFunc(clusters, func(x, y types.NamespacedName) int { return cmp.Compare(x.String(), y.String()) })
 	for _, c := range clusters {
-		// Load balancers carry no readable tags: the exact name the cluster's identity and namespace/name give
-		// is all that tells ours; a similar name is someone else's.
+		// Load balancers and firewall groups carry no readable tags: the exact name the cluster's identity and
+		// namespace/name give is all that tells ours; a similar name is someone else's.
 		name := scope.ClusterResourceName(a.opts.Identity, c.Namespace, c.Name)
 		var ourLBs []vpsie.LoadBalancer
 		for _, lb := range lbs {
@@ -79,13 +84,22 @@ func (a *accountPass) clusterResources(ctx context.Context) {
 				ourLBs = append(ourLBs, lb)
 			}
 		}
-		a.cluster(ctx, c, ourVPCs[c], ourLBs, lbErr == nil)
+		ourGroups := vpsie.FindFirewallGroupsByName(groups, scope.FirewallGroupName(a.opts.Identity, c.Namespace, c.Name))
+		a.cluster(ctx, c, clusterCloud{vpcs: ourVPCs[c], lbs: ourLBs, groups: ourGroups, listed: lbErr == nil && groupErr == nil})
 	}
 }
 
-// cluster decides about the VPCs and load balancers of one cluster.
-func (a *accountPass) cluster(ctx context.Context, c types.NamespacedName, vpcs []vpsie.VPC, lbs []vpsie.LoadBalancer,
-	lbsListed bool) {
+// clusterCloud is what a pass found of one cluster in VPSie.
+type clusterCloud struct {
+	vpcs   []vpsie.VPC
+	lbs    []vpsie.LoadBalancer
+	groups []vpsie.FirewallGroup
+	// listed is true when load balancers and firewall groups were listed (VPCs always are, or nothing is swept).
+	listed bool
+}
+
+// cluster decides about the VPCs, load balancers and firewall groups of one cluster.
+func (a *accountPass) cluster(ctx context.Context, c types.NamespacedName, cloud clusterCloud) {
 	log := ctrl.LoggerFrom(ctx).WithValues("cluster", c.String())
 	key := ownerKey{Kind: ownerCluster, NamespacedName: c}
 	if a.clusters[c] {
@@ -93,7 +107,7 @@ func (a *accountPass) cluster(ctx context.Context, c types.NamespacedName, vpcs 
 		return
 	}
 	hasServers := a.hasServers(c) || a.machineHoldsCluster(c)
-	if !hasServers && len(vpcs) == 0 && len(lbs) == 0 && lbsListed {
+	if !hasServers && len(cloud.vpcs) == 0 && len(cloud.lbs) == 0 && len(cloud.groups) == 0 && cloud.listed {
 		delete(a.st.clusters, c) // nothing of it is left
 		return
 	}
@@ -113,18 +127,35 @@ func (a *accountPass) cluster(ctx context.Context, c types.NamespacedName, vpcs 
 		return
 	}
 	owner := c.String()
-	for _, vpc := range vpcs {
+	for _, vpc := range cloud.vpcs {
 		id := string(vpc.ID)
 		a.orphan(ctx, Orphan{Kind: KindVPC, Name: string(vpc.Name), ID: id, Owner: owner, AbsentSince: since},
 			opDeleteVPC, func(ctx context.Context) error {
 				return a.account.API.DeleteVPC(ctx, id, vpsie.DefaultDeleteReason, a.deleteNote(ownerCluster, c, since))
 			})
 	}
-	for _, lb := range lbs {
+	for _, lb := range cloud.lbs {
 		id := string(lb.Identifier)
 		a.orphan(ctx, Orphan{Kind: KindLoadBalancer, Name: string(lb.Name), ID: id, Owner: owner, AbsentSince: since},
 			opDeleteLB, func(ctx context.Context) error {
 				return a.account.API.DeleteLoadBalancer(ctx, id, vpsie.DefaultDeleteReason, a.deleteNote(ownerCluster, c, since))
+			})
+	}
+	for _, g := range cloud.groups {
+		id := string(g.Identifier)
+		if id == "" {
+			id = g.ID.String()
+		}
+		a.orphan(ctx, Orphan{Kind: KindFirewallGroup, Name: string(g.Name), ID: id, Owner: owner, AbsentSince: since},
+			opDeleteFirewall, func(ctx context.Context) error {
+				// The cluster has no server left; a server someone else attached the group to keeps it from
+				// being deleted (VPSie refuses), so it is detached first.
+				for _, vm := range g.VMs {
+					if err := a.account.API.DetachFirewallGroup(ctx, string(vm.Identifier), id); err != nil && !vpsie.IsNotFound(err) {
+						return err
+					}
+				}
+				return a.account.API.DeleteFirewallGroup(ctx, id, vpsie.DefaultDeleteReason, a.deleteNote(ownerCluster, c, since))
 			})
 	}
 }

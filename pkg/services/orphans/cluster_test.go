@@ -34,8 +34,9 @@ func vpcDescription(identity, manager, cluster string) string {
 		strings.Join(scope.OwnershipTags(identity, manager, ns, cluster), " ")
 }
 
-// A cluster whose VPSieCluster was deleted with leaks: its servers go first, its VPC and load balancer at a
-// later pass. What only looks like its resources stays.
+// A cluster whose VPSieCluster was deleted with leaks: its servers go first, its VPC, load balancer and
+// firewall group at a later pass (the group detached from a server outside the cluster first). What only looks
+// like its resources stays.
 func TestOrphanClusterServersFirstThenVPCAndLB(t *testing.T) {
 	g := NewWithT(t)
 	e := newEnv(t)
@@ -49,6 +50,15 @@ func TestOrphanClusterServersFirstThenVPCAndLB(t *testing.T) {
 		g.Expect(e.api.AttachVPC(context.Background(), vm, vpc, vpsiesim.DefaultDatacenter)).To(Succeed())
 	}
 	lb := e.addLB(lbName)
+	groupName := scope.FirewallGroupName(ours, ns, clusterName)
+	group := e.addGroup(groupName)
+	outsider := e.addVM("someone-elses", "web")
+	g.Expect(e.api.AttachFirewallGroup(context.Background(), outsider, group)).To(Succeed())
+	stayGroups := map[string]string{
+		"group of another identity": e.addGroup(scope.FirewallGroupName(theirs, ns, clusterName)),
+		"group of a live cluster":   e.addGroup(scope.FirewallGroupName(ours, ns, "alive")),
+		"group of a similar name":   e.addGroup(groupName + "-x"),
+	}
 	stay := map[string]string{
 		"lb similar name":        e.addLB(lbName + "-x"),
 		"lb of another identity": e.addLB(scope.ClusterResourceName(theirs, ns, clusterName)),
@@ -67,15 +77,17 @@ func TestOrphanClusterServersFirstThenVPCAndLB(t *testing.T) {
 	r := e.sweep()
 	g.Expect(kinds(r)).To(Equal([]string{KindServer, KindServer}), "servers first")
 	g.Expect(e.vmLive(w1) || e.vmLive(w2)).To(BeFalse())
-	g.Expect(e.vpcExists(vpc) && e.lbExists(lb)).To(BeTrue(), "they wait for a pass that no longer lists the servers")
+	g.Expect(e.vpcExists(vpc) && e.lbExists(lb) && e.groupExists(group)).To(BeTrue(), "they wait for a pass that no longer lists the servers")
 
 	e.advance(10 * time.Minute)
 	r = e.sweep()
 	g.Expect(r.Orphans).To(ConsistOf(
 		Orphan{Kind: KindVPC, Name: lbName, ID: vpc, Owner: ns + "/" + clusterName, AbsentSince: e.now.Add(-70 * time.Minute), Deleted: true},
 		Orphan{Kind: KindLoadBalancer, Name: lbName, ID: lb, Owner: ns + "/" + clusterName, AbsentSince: e.now.Add(-70 * time.Minute), Deleted: true},
+		Orphan{Kind: KindFirewallGroup, Name: groupName, ID: group, Owner: ns + "/" + clusterName, AbsentSince: e.now.Add(-70 * time.Minute), Deleted: true},
 	))
-	g.Expect(e.vpcExists(vpc) || e.lbExists(lb)).To(BeFalse())
+	g.Expect(e.vpcExists(vpc) || e.lbExists(lb) || e.groupExists(group)).To(BeFalse())
+	g.Expect(e.vmLive(outsider)).To(BeTrue(), "the server outside the cluster stays")
 
 	e.advance(10 * time.Hour)
 	g.Expect(e.sweep().Orphans).To(BeEmpty())
@@ -84,6 +96,9 @@ func TestOrphanClusterServersFirstThenVPCAndLB(t *testing.T) {
 	}
 	for what, id := range stayVPCs {
 		g.Expect(e.vpcExists(id)).To(BeTrue(), what)
+	}
+	for what, id := range stayGroups {
+		g.Expect(e.groupExists(id)).To(BeTrue(), what)
 	}
 }
 

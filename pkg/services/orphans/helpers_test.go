@@ -190,6 +190,28 @@ func (e *env) lbExists(id string) bool {
 	return false
 }
 
+func (e *env) addGroup(name string) string {
+	e.t.Helper()
+	g := NewWithT(e.t)
+	g.Expect(e.api.CreateFirewallGroup(context.Background(), name, nil)).To(Succeed())
+	for _, grp := range e.sim.FirewallGroups() {
+		if grp.Name == name {
+			return grp.Identifier
+		}
+	}
+	e.t.Fatalf("firewall group %s was not created", name)
+	return ""
+}
+
+func (e *env) groupExists(id string) bool {
+	for _, grp := range e.sim.FirewallGroups() {
+		if grp.Identifier == id {
+			return true
+		}
+	}
+	return false
+}
+
 // sweep runs a pass that must succeed.
 func (e *env) sweep() Report {
 	e.t.Helper()

@@ -36,6 +36,8 @@ const (
 	opDeleteVPC       = "delete_vpc"
 	opListLBs         = "list_load_balancers"
 	opDeleteLB        = "delete_load_balancer"
+	opListFirewalls   = "list_firewall_groups"
+	opDeleteFirewall  = "delete_firewall_group"
 	opInvalidSettings = "options"
 )
 

@@ -146,17 +146,19 @@ const (
 	KindServer       = "server"
 	KindVPC          = "vpc"
 	KindLoadBalancer = "loadBalancer"
+	// KindFirewallGroup is a cluster's firewall group, found by the name its identity and namespace/name give.
+	KindFirewallGroup = "firewallGroup"
 )
 
 // Orphan is a resource a pass found orphaned.
 type Orphan struct {
-	// Kind is KindServer, KindVPC or KindLoadBalancer.
+	// Kind is KindServer, KindVPC, KindLoadBalancer or KindFirewallGroup.
 	Kind string
 	// Name is the server's hostname, the VPC's or the load balancer's name.
 	Name string
 	// ID is the VPSie identifier (VPC: id).
 	ID string
-	// Owner is namespace/name of the VPSieMachine (server) or VPSieCluster (VPC, load balancer) that is gone.
+	// Owner is namespace/name of the VPSieMachine (server) or VPSieCluster (VPC, load balancer, firewall group) that is gone.
 	Owner string
 	// AbsentSince is when this process first saw the owner absent.
 	AbsentSince time.Time
