@@ -164,12 +164,12 @@ func (s *Service) find(ctx context.Context, rules []vpsie.FirewallRule) (*vpsie.
 	}
 	switch out.Phase {
 	case intent.Found:
-		return found, Result{}, nil
+		return s.read(ctx, found, Result{})
 	case intent.Created:
 		ctrl.LoggerFrom(ctx).Info("Created firewall group", "name", name)
 		if g, err := s.lookup(ctx, name); err == nil && g != nil {
 			s.intents.Forget(&req)
-			return g, Result{Result: services.Result{Created: true}}, nil
+			return s.read(ctx, g, Result{Result: services.Result{Created: true}})
 		}
 		res := s.pending("VPSie accepted the firewall group " + name + "; waiting for it to be listed")
 		res.Created = true
@@ -184,6 +184,23 @@ func (s *Service) find(ctx context.Context, rules []vpsie.FirewallRule) (*vpsie.
 	default:
 		return nil, s.pending("VPSie accepted the firewall group " + name + "; waiting for it to be listed"), nil
 	}
+}
+
+// read gets a group found in the list by its identifier: the get is what tells its rules and servers for sure
+// (the list's copy may be older, or carry less). A group the list shows and the get does not know is not there
+// yet, or no longer: looked for again at the next poll.
+func (s *Service) read(ctx context.Context, listed *vpsie.FirewallGroup, res Result) (*vpsie.FirewallGroup, Result, error) {
+	g, err := s.scope.Account.API.GetFirewallGroup(ctx, GroupID(listed))
+	switch {
+	case vpsie.IsNotFound(err):
+		pending := s.pending("VPSie lists the firewall group " + string(listed.Name) + " but does not know its identifier " +
+			GroupID(listed) + " yet")
+		pending.Created = res.Created
+		return nil, pending, nil
+	case err != nil:
+		return nil, res, fmt.Errorf("reading firewall group %s: %w", GroupID(listed), err)
+	}
+	return g, res, nil
 }
 
 // converge records the group, puts its rules right and attaches it to the servers that lack it.
