@@ -344,6 +344,31 @@ func (t *Tracker) Settle(ctx context.Context, r Request) (Outcome, error) {
 	return Outcome{Phase: Gone}, nil
 }
 
+// Settled is Settle as a deletion that lists nothing of the name reads it.
+type Settled struct {
+	// Done: nothing of the name exists or can still appear; the object may be let go.
+	Done bool
+	// Waiting: a create may still surface; the caller says so in its condition.
+	Waiting bool
+	// RequeueAfter is when to look again when not Done.
+	RequeueAfter time.Duration
+}
+
+// SettleDeletion runs Settle for a deleting object that listed nothing of the name: a resource listed now is
+// deleted at the next pass (after deletePoll); one that may still surface is waited for (poll).
+func (t *Tracker) SettleDeletion(ctx context.Context, r Request, poll, deletePoll time.Duration) (Settled, error) {
+	out, err := t.Settle(ctx, r)
+	switch {
+	case err != nil:
+		return Settled{}, err
+	case out.Phase == Found:
+		return Settled{RequeueAfter: deletePoll}, nil
+	case out.Phase != Gone:
+		return Settled{Waiting: true, RequeueAfter: poll}, nil
+	}
+	return Settled{Done: true}, nil
+}
+
 // Forget clears the intent, on the object and in memory: the resource was found, or is gone.
 func (t *Tracker) Forget(r *Request) {
 	if r.Intent != nil {

@@ -25,6 +25,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
@@ -376,4 +377,24 @@ func TestFirstCreateRestsOnALookupSinceTheObjectExisted(t *testing.T) {
 			g.Expect(creates).To(Equal(1))
 		})
 	}
+}
+
+// SettleDeletion turns Settle's phases into what a deletion does: wait (the poll) while a create may surface,
+// come back soon (the delete poll) when the resource is listed, let go when nothing can appear.
+func TestSettleDeletion(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	tr := &Tracker{}
+	var in *infrav1.CreateIntent
+	sight := Absent
+	r := Request{Kind: "VPC", Account: "a", Name: "n", Intent: &in,
+		Lookup: func(context.Context, bool) (Observation, error) { return Observation{Sight: sight}, nil }}
+
+	g.Expect(tr.SettleDeletion(ctx, r, time.Second, time.Minute)).To(Equal(Settled{Done: true}), "no intent, nothing listed")
+	in = &infrav1.CreateIntent{Name: "n", RequestedAt: metav1.Now(), Accepted: ptr.To(true)}
+	g.Expect(tr.SettleDeletion(ctx, r, time.Second, time.Minute)).To(Equal(Settled{Waiting: true, RequeueAfter: time.Second}),
+		"an accepted create not shown yet")
+	sight = Listed
+	g.Expect(tr.SettleDeletion(ctx, r, time.Second, time.Minute)).To(Equal(Settled{RequeueAfter: time.Minute}), "listed now")
+	g.Expect(in).To(BeNil(), "found: the intent is done")
 }

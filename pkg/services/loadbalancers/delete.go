@@ -26,7 +26,6 @@ import (
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
-	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
@@ -76,15 +75,12 @@ func (s *Service) Delete(ctx context.Context) (DeleteResult, error) {
 
 	// Nothing listed: one may still be on its way (queued, or a create whose outcome is unknown).
 	var found *vpsie.LoadBalancer
-	out, err := s.intents.Settle(ctx, s.request(name, &found))
-	switch {
-	case err != nil:
-		return DeleteResult{Deleted: deleted}, err
-	case out.Phase == intent.Found:
-		return DeleteResult{Deleted: deleted, RequeueAfter: s.timing.DeletePoll}, nil // deleted on the next pass
-	case out.Phase != intent.Gone:
+	settled, err := s.intents.SettleDeletion(ctx, s.request(name, &found), s.timing.Poll, s.timing.DeletePoll)
+	if settled.Waiting {
 		s.deleting("waiting for VPSie to finish creating the load balancer " + name + " so it can be deleted")
-		return DeleteResult{Deleted: deleted, RequeueAfter: s.timing.Poll}, nil
+	}
+	if err != nil || !settled.Done {
+		return DeleteResult{Deleted: deleted, RequeueAfter: settled.RequeueAfter}, err
 	}
 	*st = infrav1.LoadBalancerStatus{}
 	return DeleteResult{Done: true, Deleted: deleted}, nil

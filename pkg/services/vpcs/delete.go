@@ -25,7 +25,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
-	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services/intent"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 )
 
@@ -47,15 +46,12 @@ func (s *Service) Delete(ctx context.Context) (DeleteResult, error) {
 	if len(targets) == 0 {
 		// Nothing listed: a create may still surface (status.network.createIntent).
 		var found *vpsie.VPC
-		out, err := s.intents.Settle(ctx, s.request(name, &found))
-		switch {
-		case err != nil:
-			return DeleteResult{}, err
-		case out.Phase == intent.Found:
-			return DeleteResult{RequeueAfter: s.timing.DeletePoll}, nil // listed now: deleted on the next pass
-		case out.Phase != intent.Gone:
+		settled, err := s.intents.SettleDeletion(ctx, s.request(name, &found), s.timing.Poll, s.timing.DeletePoll)
+		if settled.Waiting {
 			s.deleting("waiting to see whether VPSie lists the VPC " + name + " this controller asked for, so it can be deleted")
-			return DeleteResult{RequeueAfter: s.timing.Poll}, nil
+		}
+		if err != nil || !settled.Done {
+			return DeleteResult{RequeueAfter: settled.RequeueAfter}, err
 		}
 		return s.gone(), nil
 	}
