@@ -38,7 +38,6 @@ import (
 // CLUSTER_NAME is the cluster's; VPSIE_SSH_KEY the account key the harness adds (Harness.SSHKey).
 var flavorVariables = map[string]string{
 	"KUBERNETES_VERSION":          "v1.34.1",
-	"KUBERNETES_APT_REPOSITORY":   "https://pkgs.k8s.io/core:/stable:/v1.34/deb",
 	"CONTROL_PLANE_MACHINE_COUNT": "1",
 	"WORKER_MACHINE_COUNT":        "2",
 	"VPSIE_API_KEY":               SimToken,

@@ -61,7 +61,8 @@ func TestClusterClass(t *testing.T) {
 			required = append(required, str(m, "name"))
 		}
 	}
-	g.Expect(required).To(ConsistOf("datacenter", "loadBalancerPlan", "controlPlanePlan", "workerPlan", "image", "sshKey", "kubernetesAptRepository"))
+	g.Expect(required).To(ConsistOf("datacenter", "loadBalancerPlan", "controlPlanePlan", "workerPlan", "image", "sshKey"),
+		"the Kubernetes apt repository, VPC range and firewall have defaults")
 	cluster := find(render(t, flavors["topology"], ns), "Cluster")
 	given, _, _ := unstructured.NestedSlice(cluster.Object, "spec", "topology", "variables")
 	var names []string
@@ -246,6 +247,7 @@ func TestNodeScriptsAreTheSameEverywhere(t *testing.T) {
 	collect("clusterclass", clusterClassObjects(t))
 	g.Expect(scripts).To(HaveKey("/usr/local/bin/capv-install-kubernetes.sh"))
 	g.Expect(scripts["/usr/local/bin/capv-install-kubernetes.sh"]).To(HaveLen(2*3 + 2))
+	g.Expect(scripts[aptRepositoryScript]).To(HaveLen(2*3+2), "the install script's helper goes with it")
 	g.Expect(scripts).To(HaveKey(privateAddressScript))
 	g.Expect(scripts[privateAddressScript]).To(HaveLen(2*2+2), "default, autoscaler and the ClusterClass: control plane and workers")
 	for path, copies := range scripts {

@@ -21,13 +21,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-const privateAddressScript = "/usr/local/bin/capv-use-private-address"
+// The node scripts the flavors ship.
+const (
+	privateAddressScript = "/usr/local/bin/capv-use-private-address"
+	installScript        = "/usr/local/bin/capv-install-kubernetes.sh"
+	aptRepositoryScript  = "/usr/local/bin/capv-kubernetes-apt-repository"
+)
 
 // TestFlavorsPutNodesOnTheVPC: the default and autoscaler flavors create a VPC and the firewall group, tell every
 // node the VPC's range and run the private-address script after the install script; VPSIE_VPC_CIDR changes both
@@ -89,6 +95,73 @@ func preKubeadmCommands(o unstructured.Unstructured) []string {
 	}
 	cmds, _, _ := unstructured.NestedStringSlice(o.Object, path...)
 	return cmds
+}
+
+// flavorScript is the content of a node script as the default flavor renders it.
+func flavorScript(t *testing.T, path string) string {
+	t.Helper()
+	for _, o := range render(t, flavors["default"], newNamespace(t)) {
+		for _, f := range kubeadmFiles(o) {
+			if str(f, "path") == path {
+				return str(f, "content")
+			}
+		}
+	}
+	t.Fatalf("the default flavor ships no %s", path)
+	return ""
+}
+
+// TestInstallScriptFindsItsPackages: with KUBERNETES_APT_REPOSITORY at its default the install script takes the packages from
+// the Kubernetes project's community repository of KUBERNETES_VERSION's minor (its helper, run here, derives it;
+// a repository given is used as it is); it waits for the dpkg lock instead of failing on it.
+func TestInstallScriptFindsItsPackages(t *testing.T) {
+	g := NewWithT(t)
+	for _, o := range render(t, flavors["default"], newNamespace(t)) {
+		for _, f := range kubeadmFiles(o) {
+			if str(f, "path") == "/etc/capv/kubernetes-apt-repository" {
+				g.Expect(str(f, "content")).To(Equal("pkgs.k8s.io"), "the default: the community repository")
+			}
+		}
+	}
+	install := flavorScript(t, installScript)
+	g.Expect(install).To(ContainSubstring(`DPkg::Lock::Timeout "600"`))
+	g.Expect(install).To(ContainSubstring("systemctl stop apt-daily.timer apt-daily-upgrade.timer"))
+	g.Expect(install).To(ContainSubstring(aptRepositoryScript + " > /run/capv-kubernetes-apt-repository"))
+	g.Expect(install).NotTo(ContainSubstring("< /etc/capv/kubernetes-apt-repository"), "the repository comes from the helper")
+
+	dir := t.TempDir()
+	helper := filepath.Join(dir, "capv-kubernetes-apt-repository")
+	g.Expect(os.WriteFile(helper, []byte(flavorScript(t, aptRepositoryScript)), 0o755)).To(Succeed())
+	for _, tc := range []struct {
+		name, version, repository, want, fails string
+	}{
+		{name: "derived", version: "v1.34.1", repository: "pkgs.k8s.io", want: "https://pkgs.k8s.io/core:/stable:/v1.34/deb"},
+		{name: "nothing given", version: "v1.34.1", want: "https://pkgs.k8s.io/core:/stable:/v1.34/deb"},
+		{name: "derived without v", version: "1.35.0\n", want: "https://pkgs.k8s.io/core:/stable:/v1.35/deb"},
+		{name: "a pre-release", version: "v1.36.0-rc.1", want: "https://pkgs.k8s.io/core:/stable:/v1.36/deb"},
+		{name: "given", version: "v1.34.1", repository: "https://mirror.example/kubernetes/v1.34/deb/\n",
+			want: "https://mirror.example/kubernetes/v1.34/deb"},
+		{name: "no version", version: "latest", fails: "holds 'latest', not a version such as v1.34.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			root := filepath.Join(dir, tc.name)
+			g.Expect(os.MkdirAll(filepath.Join(root, "etc", "capv"), 0o755)).To(Succeed())
+			unescape := func(s string) []byte { return []byte(strings.ReplaceAll(s, `\n`, "\n")) }
+			g.Expect(os.WriteFile(filepath.Join(root, "etc", "capv", "kubernetes-version"), unescape(tc.version), 0o644)).To(Succeed())
+			g.Expect(os.WriteFile(filepath.Join(root, "etc", "capv", "kubernetes-apt-repository"), unescape(tc.repository), 0o644)).To(Succeed())
+			cmd := exec.Command("python3", helper)
+			cmd.Env = []string{"CAPV_ROOT=" + root, "PATH=" + os.Getenv("PATH")}
+			out, err := cmd.CombinedOutput()
+			if tc.fails != "" {
+				g.Expect(err).To(HaveOccurred())
+				g.Expect(string(out)).To(ContainSubstring(tc.fails))
+				return
+			}
+			g.Expect(err).NotTo(HaveOccurred(), string(out))
+			g.Expect(string(out)).To(Equal(tc.want + "\n"))
+		})
+	}
 }
 
 // TestPrivateAddressScript runs the private-address script the default flavor ships (python3 with PyYAML, as on
