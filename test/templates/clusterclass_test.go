@@ -61,6 +61,8 @@ func TestClusterClass(t *testing.T) {
 			required = append(required, str(m, "name"))
 		}
 	}
+	_, cpHealthCheck, _ := unstructured.NestedMap(cc.Object, "spec", "controlPlane", "healthCheck")
+	g.Expect(cpHealthCheck).To(BeTrue(), "the control plane has a health check")
 	g.Expect(required).To(ConsistOf("datacenter", "loadBalancerPlan", "controlPlanePlan", "workerPlan", "image", "sshKey"),
 		"the Kubernetes apt repository, VPC range and firewall have defaults")
 	cluster := find(render(t, flavors["topology"], ns), "Cluster")

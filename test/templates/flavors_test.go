@@ -309,7 +309,15 @@ func TestFlavorsRenderAndPassDryRun(t *testing.T) {
 			}
 			g.Expect(kinds).To(HaveKeyWithValue("KubeadmControlPlane", 1))
 			g.Expect(kinds).To(HaveKeyWithValue("MachineDeployment", 1))
-			g.Expect(kinds).To(HaveKeyWithValue("MachineHealthCheck", 1))
+			g.Expect(kinds).To(HaveKeyWithValue("MachineHealthCheck", 2), "one for the workers, one for the control plane")
+			cpCheck := objs[slices.IndexFunc(objs, func(o unstructured.Unstructured) bool {
+				return o.GetKind() == "MachineHealthCheck" && o.GetName() == "capv-test-control-plane-unhealthy"
+			})]
+			sel, _, _ := unstructured.NestedStringMap(cpCheck.Object, "spec", "selector", "matchLabels")
+			g.Expect(sel).To(Equal(map[string]string{"cluster.x-k8s.io/control-plane": ""}))
+			g.Expect(cpCheck.Object).To(HaveKeyWithValue("spec", HaveKeyWithValue("remediation",
+				HaveKeyWithValue("triggerIf", HaveKeyWithValue("unhealthyLessThanOrEqualTo", BeEquivalentTo(1))))),
+				"KubeadmControlPlane remediates one machine at a time")
 			vc := find(objs, "VPSieCluster")
 			enabled, _, _ := unstructured.NestedBool(vc.Object, "spec", "controlPlaneLoadBalancer", "enabled")
 			g.Expect(enabled).To(Equal(flavor != "without-lb"))
@@ -443,9 +451,13 @@ func checkReferences(objs, classObjs []unstructured.Unstructured) error {
 				if md.GetKind() == "MachineDeployment" && len(sel) > 0 && isSubset(sel, labels) {
 					matched = true
 				}
+				// KubeadmControlPlane labels its Machines cluster.x-k8s.io/control-plane.
+				if md.GetKind() == "KubeadmControlPlane" && len(sel) == 1 && isSubset(sel, map[string]string{"cluster.x-k8s.io/control-plane": ""}) {
+					matched = true
+				}
 			}
 			if !matched {
-				errs = append(errs, fmt.Sprintf("MachineHealthCheck %s selects no MachineDeployment's machines", o.GetName()))
+				errs = append(errs, fmt.Sprintf("MachineHealthCheck %s selects no MachineDeployment's or KubeadmControlPlane's machines", o.GetName()))
 			}
 		case "ClusterClass":
 			templateRef(o, []string{"VPSieClusterTemplate"}, "spec", "infrastructure", "templateRef")
