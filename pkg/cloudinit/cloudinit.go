@@ -15,7 +15,7 @@ limitations under the License.
 */
 
 // Package cloudinit builds the user data a VPSie server boots with: the bootstrap provider's data, untouched,
-// plus the user's extra cloud-init and the machine's SSH keys, each as its own part of a MIME multipart
+// plus the server's hostname, the user's extra cloud-init and the machine's SSH keys, each as its own part of a MIME multipart
 // message, the format cloud-init reads from VPSie's NoCloud source.
 package cloudinit
 
@@ -32,6 +32,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 )
 
@@ -99,6 +100,19 @@ func SSHKeysPart(publicKeys []string) (Part, error) {
 		return Part{}, err
 	}
 	return Part{Name: "ssh-keys.cfg", Content: append([]byte("#cloud-config\n"), doc...)}, nil
+}
+
+// HostnamePart is a #cloud-config part setting the server's hostname, so that the Node (kubeadm names it after
+// the hostname) is named as the provider expects, whatever VPSie's metadata says. hostname must be a DNS label.
+func HostnamePart(hostname string) (Part, error) {
+	if errs := validation.IsDNS1123Label(hostname); len(errs) > 0 {
+		return Part{}, fmt.Errorf("hostname %q: %s", hostname, strings.Join(errs, "; "))
+	}
+	doc, err := yaml.Marshal(map[string]any{"hostname": hostname, "preserve_hostname": false})
+	if err != nil {
+		return Part{}, err
+	}
+	return Part{Name: "hostname.cfg", Content: append([]byte("#cloud-config\n"), doc...)}, nil
 }
 
 // Build returns the user data for a server: bootstrap unchanged when there is nothing to add, otherwise a

@@ -17,6 +17,7 @@ limitations under the License.
 package cloudinit
 
 import (
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -100,5 +101,16 @@ func TestContentTypes(t *testing.T) {
 		got, err := contentType([]byte(first))
 		NewWithT(t).Expect(err).NotTo(HaveOccurred())
 		NewWithT(t).Expect(got).To(Equal(want), first)
+	}
+}
+
+func TestHostnamePart(t *testing.T) {
+	g := NewWithT(t)
+	p, err := HostnamePart("worker-1-0a1b2c3d")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(p.Content)).To(Equal("#cloud-config\nhostname: worker-1-0a1b2c3d\npreserve_hostname: false\n"))
+	for _, bad := range []string{"", "Worker-1", "worker_1", "worker-1\nruncmd: [reboot]", strings.Repeat("a", 64)} {
+		_, err := HostnamePart(bad)
+		g.Expect(err).To(HaveOccurred(), "%q", bad)
 	}
 }

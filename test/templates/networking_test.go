@@ -258,3 +258,38 @@ nodeRegistration:
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(out).To(ContainSubstring("no address in the VPC range 10.99.0.0/16 after 0 s"))
 }
+
+// TestNodeNameIsTheHostname: no flavor names the Node from VPSie's metadata: kubeadm takes the hostname, which
+// the provider sets in the user data (pkg/cloudinit.HostnamePart) to the name it looks the Node up by.
+func TestNodeNameIsTheHostname(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	sources := map[string][]unstructured.Unstructured{"clusterclass": clusterClassObjects(t)}
+	for flavor, file := range flavors {
+		sources[flavor] = render(t, file, ns)
+	}
+	registrations := 0
+	var walk func(where string, v any)
+	walk = func(where string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				if k == "nodeRegistration" {
+					registrations++
+					g.Expect(child).NotTo(HaveKey("name"), "%s: nodeRegistration.name", where)
+				}
+				walk(where, child)
+			}
+		case []any:
+			for _, child := range v {
+				walk(where, child)
+			}
+		}
+	}
+	for source, objs := range sources {
+		for _, o := range objs {
+			walk(source+" "+o.GetKind()+" "+o.GetName(), o.Object)
+		}
+	}
+	g.Expect(registrations).To(Equal(3*3+3), "init and join of each control plane, join of each worker pool")
+}

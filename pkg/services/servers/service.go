@@ -277,14 +277,19 @@ func (s *Service) createRequest(ctx context.Context, hostname string) (vpsie.Cre
 	}, nil
 }
 
-// userData merges the bootstrap data with the machine's extra cloud-init and SSH keys, and picks the key
+// userData merges the bootstrap data with the server's hostname, the machine's extra cloud-init and SSH keys, and picks the key
 // VPSie installs itself (it takes only one).
 func (s *Service) userData(ctx context.Context) ([]byte, string, error) {
 	bootstrap, err := s.scope.BootstrapData(ctx)
 	if err != nil {
 		return nil, "", err
 	}
-	var parts []cloudinit.Part
+	// The hostname first: the Node is named after it, and a user's cloud-init may still override it.
+	hostname, err := cloudinit.HostnamePart(s.scope.Hostname())
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %w", services.ErrTerminal, err)
+	}
+	parts := []cloudinit.Part{hostname}
 	if extra := s.scope.VPSieMachine.Spec.AdditionalCloudInit; extra != "" {
 		parts = append(parts, cloudinit.Part{Name: "additional-cloud-init", Content: []byte(extra)})
 	}

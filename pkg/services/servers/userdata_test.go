@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/cluster-api/util/conditions"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/cloudinit"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/services"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/test/vpsiesim"
 )
@@ -135,4 +136,25 @@ func TestCorruptSSHKeyInTheAccountIsTerminal(t *testing.T) {
 	g.Expect(err).To(MatchError(services.ErrTerminal))
 	g.Expect(err.Error()).To(And(ContainSubstring("key 2"), ContainSubstring("U+007F")))
 	g.Expect(e.sim.RequestCount("POST /api/v2/vm")).To(BeZero())
+}
+
+// TestServerSetsItsHostname: the user data sets the server's hostname to the machine's (cloud-init prefers
+// user data over VPSie's metadata), so kubeadm names the Node as the provider looks for it; the bootstrap data
+// comes first and untouched.
+func TestServerSetsItsHostname(t *testing.T) {
+	g := NewWithT(t)
+	e := newEnv(t, vpsiesim.Options{BootDelay: -1})
+	s := e.machineScope(t, "worker-1")
+	_, err := e.service(s).Reconcile(context.Background())
+	g.Expect(err).NotTo(HaveOccurred())
+	data, _ := sentUserData(t, e)
+	parts, err := cloudinit.Read(data)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(len(parts)).To(BeNumerically(">=", 2))
+	g.Expect(string(parts[0].Body)).To(Equal(bootstrap))
+	hostname := s.Hostname()
+	g.Expect(hostname).To(HavePrefix("worker-1-"))
+	g.Expect(e.sim.VMs()[0].Hostname).To(Equal(hostname))
+	g.Expect(string(parts[1].Body)).To(Equal("#cloud-config\nhostname: " + hostname + "\npreserve_hostname: false\n"))
+	g.Expect(parts[1].MergeType).NotTo(BeEmpty(), "merged with the bootstrap's cloud-config, not replacing it")
 }
