@@ -23,6 +23,8 @@ import (
 	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/cmd/clusterctl/client/yamlprocessor"
@@ -30,24 +32,27 @@ import (
 	utilyaml "sigs.k8s.io/cluster-api/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/test/vpsiesim"
 )
 
 // flavorVariables are the values the flavors in templates/ are rendered with here (docs/getting-started.md
-// documents them): the simulator's catalog and credentials, one control-plane Machine, two workers.
+// documents them): the simulator's catalog, one control-plane Machine, two workers; every other variable at
+// its default (VPSIE_CREDENTIALS_SECRET: the Secret CreateFlavorCluster creates as a user would).
 // CLUSTER_NAME is the cluster's; VPSIE_SSH_KEY the account key the harness adds (Harness.SSHKey).
 var flavorVariables = map[string]string{
 	"KUBERNETES_VERSION":          "v1.34.1",
 	"CONTROL_PLANE_MACHINE_COUNT": "1",
 	"WORKER_MACHINE_COUNT":        "2",
-	"VPSIE_API_KEY":               SimToken,
-	"VPSIE_ACCOUNT_PASSWORD":      SimPassword,
 	"VPSIE_DATACENTER":            vpsiesim.DefaultDatacenter,
 	"VPSIE_LB_PLAN":               vpsiesim.DefaultLBPlan,
 	"VPSIE_CONTROL_PLANE_PLAN":    vpsiesim.DefaultPlan,
 	"VPSIE_WORKER_PLAN":           workerPlan,
 	"VPSIE_IMAGE":                 vpsiesim.DefaultImage,
 }
+
+// flavorCredentialsSecret is VPSIE_CREDENTIALS_SECRET's default.
+const flavorCredentialsSecret = "vpsie-credentials"
 
 // workerPlan is the simulator's "std-4vcpu-8gb": another plan than the control plane's, so that a patch or
 // template that mixes them up shows.
@@ -70,6 +75,7 @@ func (h *Harness) renderFlavor(cluster, namespace, file string) ([]unstructured.
 		if val, ok := flavorVariables[v]; ok {
 			return val, nil
 		}
+		// For a variable with a default (${VAR:=default}) the processor takes the default instead.
 		return "", fmt.Errorf("the e2e suite gives no value for %s", v)
 	}
 	out, err := yamlprocessor.NewSimpleProcessor().Process(raw, vars)
@@ -92,6 +98,15 @@ func (h *Harness) renderFlavor(cluster, namespace, file string) ([]unstructured.
 // type Opaque, which KCP treats as user-provided and leaves alone; the one KCP would write signs its client
 // certificate with the cluster's own CA, which the local API server does not trust.
 func (h *Harness) CreateFlavorCluster(ctx context.Context, namespace, name string, files ...string) (*Cluster, error) {
+	// The credentials Secret the user creates first (docs/getting-started.md): the flavors only refer to it.
+	creds := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: flavorCredentialsSecret,
+			Labels: map[string]string{"clusterctl.cluster.x-k8s.io/move": ""}},
+		StringData: map[string]string{scope.SecretKeyAPIKey: SimToken, scope.SecretKeyAccountPassword: SimPassword},
+	}
+	if err := h.Client.Create(ctx, creds); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("creating the credentials Secret: %w", err)
+	}
 	for _, file := range files {
 		objs, err := h.renderFlavor(name, namespace, file)
 		if err != nil {

@@ -288,6 +288,27 @@ func dryRun(objs []unstructured.Unstructured, namespace string) error {
 	return nil
 }
 
+// TestNoCredentialInRenderedYAML: no flavor asks for a credential or renders one: the VPSieCluster refers to the
+// Secret the user created (VPSIE_CREDENTIALS_SECRET), and nothing in the output looks like a credential's key.
+func TestNoCredentialInRenderedYAML(t *testing.T) {
+	ns := newNamespace(t)
+	for flavor, file := range flavors {
+		t.Run(flavor, func(t *testing.T) {
+			g := NewWithT(t)
+			required, optional := listVariables(t, file)
+			for _, v := range append(slices.Collect(maps.Keys(optional)), required...) {
+				g.Expect(v).NotTo(MatchRegexp("PASSWORD|API_KEY|CLIENT_(ID|SECRET)|TOKEN"), "a credential as a variable")
+			}
+			out, err := clusterctl(exampleEnv(t), "generate", "cluster", "capv-test", "--target-namespace", ns,
+				"--from", filepath.Join("templates", file), "--kubernetes-version", "v1.34.1",
+				"--control-plane-machine-count", "1", "--worker-machine-count", "1")
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(out).NotTo(MatchRegexp(`(?i)accountPassword|apiKey|clientSecret|kind: Secret`))
+			g.Expect(out).To(ContainSubstring("vpsie-credentials"), "the VPSieCluster (or topology variable) names the Secret")
+		})
+	}
+}
+
 func TestFlavorsRenderAndPassDryRun(t *testing.T) {
 	for flavor, file := range flavors {
 		t.Run(flavor, func(t *testing.T) {
@@ -302,7 +323,7 @@ func TestFlavorsRenderAndPassDryRun(t *testing.T) {
 				kinds[o.GetKind()]++
 				g.Expect(o.GetNamespace()).To(Equal(ns))
 			}
-			g.Expect(kinds).To(HaveKeyWithValue("Secret", 1))
+			g.Expect(kinds).NotTo(HaveKey("Secret"), "no credential is rendered")
 			g.Expect(kinds).To(HaveKeyWithValue("Cluster", 1))
 			if flavor == "topology" {
 				return
@@ -434,9 +455,10 @@ func checkReferences(objs, classObjs []unstructured.Unstructured) error {
 				}
 			}
 		case "VPSieCluster":
+			// The user creates the credentials Secret first (docs/getting-started.md): the flavor must not.
 			name := str(o.Object, "spec", "credentialsRef", "name")
-			if _, ok := byKey["Secret/"+name]; !ok {
-				errs = append(errs, fmt.Sprintf("VPSieCluster %s: credentials Secret %q not found", o.GetName(), name))
+			if _, ok := byKey["Secret/"+name]; ok || name != "vpsie-credentials" {
+				errs = append(errs, fmt.Sprintf("VPSieCluster %s: credentialsRef %q: want the user's Secret vpsie-credentials, not rendered", o.GetName(), name))
 			}
 		case "KubeadmControlPlane":
 			apiGroupRef(o, []string{"VPSieMachineTemplate"}, "spec", "machineTemplate", "spec", "infrastructureRef")
