@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	infrav1 "github.com/vpsieinc/cluster-api-provider-vpsie/api/v1alpha1"
+	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/cloudinit"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/scope"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie"
 	"github.com/vpsieinc/cluster-api-provider-vpsie/test/vpsiesim"
@@ -159,7 +160,11 @@ func TestVPSieMachineLifecycle(t *testing.T) {
 	g.Expect(server.Tags).To(ContainElements(scope.TagManaged, "capv-cluster:"+ns+"/demo", "capv-machine:worker-1", "team-a"))
 	userData, err := server.DecodedUserData()
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(string(userData)).To(Equal(bootstrapData), "bootstrap data is passed unchanged when there is nothing to add")
+	parts, err := cloudinit.Read(userData)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(parts).To(HaveLen(2), "the bootstrap data and the server's hostname")
+	g.Expect(string(parts[0].Body)).To(Equal(bootstrapData), "bootstrap data is passed unchanged")
+	g.Expect(string(parts[1].Body)).To(ContainSubstring("hostname: "+hostname+"\n"))
 	g.Eventually(func(g Gomega) []string { return eventReasons(g, ns, "worker-1") }, eventually, poll).
 		Should(ContainElements("ServerPending", "Provisioned"))
 

@@ -33,8 +33,9 @@ var bootstrapTokenPattern = regexp.MustCompile(`\b[a-z0-9]{6}\.[a-z0-9]{16}\b`)
 
 // Scenario: a worker pool whose bootstrap data the kubeadm bootstrap provider renders from the default flavor's
 // KubeadmConfigTemplate. Every server receives, within the size the provider enforces, a MIME message: what
-// CABPK rendered (a jinja-templated cloud-config with the kubeadm join configuration and its token) and then the
-// VPSieMachineTemplate's extra cloud-init, set to append. The join token is never in the provider's log.
+// CABPK rendered (a jinja-templated cloud-config with the kubeadm join configuration and its token), then the
+// server's hostname and the VPSieMachineTemplate's extra cloud-init, each set to append. The join token is never
+// in the provider's log.
 func TestKubeadmBootstrapPool(t *testing.T) {
 	s := newScenario(t, true)
 	c := s.workerCluster("kubeadm", ClusterOptions{})
@@ -53,7 +54,7 @@ func TestKubeadmBootstrapPool(t *testing.T) {
 		for _, p := range parts {
 			s.g.Expect(p.TransferEncoding).To(Equal("base64"))
 		}
-		s.g.Expect(parts).To(HaveLen(2), "bootstrap data, then the extra cloud-init")
+		s.g.Expect(parts).To(HaveLen(3), "bootstrap data, the server's hostname, then the extra cloud-init")
 
 		bootstrap := parts[0]
 		s.g.Expect(bootstrap.ContentType).To(Equal("text/jinja2"), "CABPK renders a jinja-templated cloud-config")
@@ -70,7 +71,12 @@ func TestKubeadmBootstrapPool(t *testing.T) {
 			tokens[tok] = true
 		}
 
-		extra := parts[1]
+		hostname := parts[1]
+		s.g.Expect(hostname.ContentType).To(Equal("text/cloud-config"))
+		s.g.Expect(string(hostname.Body)).To(Equal("#cloud-config\nhostname: "+vm.Hostname+"\npreserve_hostname: false\n"),
+			"kubeadm names the Node after the hostname the provider sets")
+
+		extra := parts[2]
 		s.g.Expect(extra.ContentType).To(Equal("text/cloud-config"))
 		s.g.Expect(string(extra.Body)).To(Equal(AdditionalCloudInit))
 		s.g.Expect(extra.MergeType).To(ContainSubstring("list(append)"), "the extra runcmd appends to kubeadm's")
