@@ -164,7 +164,7 @@ func TestVPSieMachineLifecycle(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(parts).To(HaveLen(2), "the bootstrap data and the server's hostname")
 	g.Expect(string(parts[0].Body)).To(Equal(bootstrapData), "bootstrap data is passed unchanged")
-	g.Expect(string(parts[1].Body)).To(ContainSubstring("hostname: "+hostname+"\n"))
+	g.Expect(string(parts[1].Body)).To(ContainSubstring("hostname: " + hostname + "\n"))
 	g.Eventually(func(g Gomega) []string { return eventReasons(g, ns, "worker-1") }, eventually, poll).
 		Should(ContainElements("ServerPending", "Provisioned"))
 
