@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -191,7 +192,17 @@ func TestAutoscalerAddons(t *testing.T) {
 	containers, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
 	args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
 	g.Expect(args).To(ContainElements("--cloud-provider=clusterapi",
-		"--node-group-auto-discovery=clusterapi:namespace="+ns+",clusterName=capv-test"))
+		"--node-group-auto-discovery=clusterapi:namespace="+ns+",clusterName=capv-test",
+		"--enforce-node-group-min-size=true", "--max-node-provision-time=25m"))
+	// Above first boot and the flavors' MachineHealthCheck startup timeout (1200 s).
+	provision, err := time.ParseDuration(strings.TrimPrefix(args[slices.IndexFunc(args, func(a string) bool {
+		return strings.HasPrefix(a, "--max-node-provision-time=")
+	})], "--max-node-provision-time="))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(provision).To(BeNumerically(">", 1200*time.Second))
+	requests, _, _ := unstructured.NestedStringMap(containers[0].(map[string]any), "resources", "requests")
+	g.Expect(requests).To(HaveKey("cpu"))
+	g.Expect(requests).To(HaveKey("memory"))
 
 	var role rbacv1.Role
 	g.Expect(kruntime.DefaultUnstructuredConverter.FromUnstructured(find(mgmt, "Role").Object, &role)).To(Succeed())

@@ -347,6 +347,11 @@ func TestFlavorsRenderAndPassDryRun(t *testing.T) {
 			if flavor == "autoscaler" {
 				g.Expect(hasReplicas).To(BeFalse(), "replicas are left to the cluster-autoscaler")
 				g.Expect(md.GetAnnotations()).To(HaveKeyWithValue("cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size", "0"))
+				// Scaling from zero: the label declared for the pool's future Nodes is one Cluster API puts on them.
+				labels, _, _ := unstructured.NestedStringMap(md.Object, "spec", "template", "metadata", "labels")
+				g.Expect(md.GetAnnotations()).To(HaveKeyWithValue("capacity.cluster-autoscaler.kubernetes.io/labels",
+					"node.cluster.x-k8s.io/pool="+labels["node.cluster.x-k8s.io/pool"]))
+				g.Expect(labels["node.cluster.x-k8s.io/pool"]).To(Equal("capv-test-md-0"))
 				g.Expect(md.GetAnnotations()).To(HaveKeyWithValue("cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size", "5"))
 			} else {
 				g.Expect(hasReplicas).To(BeTrue())
