@@ -1,9 +1,8 @@
-# Builds the manager: a static binary on a distroless "static:nonroot" base.
-# Not buildable where this project is developed (no Docker engine there).
-# BASE_IMAGE names the distroless static nonroot image from the registry or
-# mirror you use, e.g. --build-arg BASE_IMAGE=<registry>/distroless/static:nonroot
+# Builds the manager: a static binary on an empty base with a CA bundle, running as the non-root user 65532, the
+# same image `make image` builds without a container engine (hack/image). Builds with its defaults:
+#   docker build -t <registry>/vpsieinc/cluster-api-provider-vpsie:<tag> .
+# Not buildable where this project is developed (no Docker engine there); `make image` is what the tests run.
 ARG GO_VERSION=1.26
-ARG BASE_IMAGE
 FROM golang:${GO_VERSION} AS builder
 WORKDIR /workspace
 COPY go.mod go.sum ./
@@ -16,8 +15,12 @@ RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build -trimpath \
     -ldflags "-s -w -X github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie.Version=${VERSION}" \
     -o /manager .
 
-FROM ${BASE_IMAGE}
+FROM scratch
 WORKDIR /
+COPY --from=builder /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=builder /manager /manager
 USER 65532:65532
+LABEL org.opencontainers.image.title=cluster-api-provider-vpsie \
+      org.opencontainers.image.source=https://github.com/vpsieinc/cluster-api-provider-vpsie \
+      org.opencontainers.image.licenses=Apache-2.0
 ENTRYPOINT ["/manager"]
