@@ -26,9 +26,9 @@ import (
 	"strings"
 	"testing"
 
-	. "github.com/onsi/gomega"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	. "github.com/onsi/gomega"
 )
 
 // TestImage builds the manager for both platforms, packs them as `make image` does, opens the tarball as a
