@@ -18,6 +18,7 @@ package main
 
 import (
 	"archive/tar"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -101,7 +102,7 @@ func layerFiles(t *testing.T, img v1.Image) map[string]string {
 		tr := tar.NewReader(rc)
 		for {
 			h, err := tr.Next()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			g.Expect(err).NotTo(HaveOccurred())
@@ -126,7 +127,7 @@ func untar(t *testing.T, file, dir string) {
 	tr := tar.NewReader(f)
 	for {
 		h, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return
 		}
 		g.Expect(err).NotTo(HaveOccurred())
