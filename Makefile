@@ -20,7 +20,7 @@ GO_TEST_FLAGS ?= -race -count=1
 # Release artifacts (make release-manifests): the version of the clusterctl repository in out/ and the
 # manager image's default (a variable, CAPV_IMAGE, in infrastructure-components.yaml).
 RELEASE_VERSION ?= v0.1.0
-IMAGE ?= vpsieinc/cluster-api-provider-vpsie
+IMAGE ?= ghcr.io/vpsieinc/cluster-api-provider-vpsie
 RELEASE_DIR ?= out
 TEST_TIMEOUT ?= 40m
 
@@ -62,11 +62,12 @@ generate: ## Generate deep-copy code and manifests (CRDs, RBAC, webhooks).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role paths=./controllers/... output:rbac:artifacts:config=config/rbac
 
 .PHONY: verify
-verify: generate ## Check generated files are current, then gofmt, vet and lint.
+verify: generate ## Check generated files are current, then gofmt, vet, lint and actionlint (the GitHub workflows).
 	@git diff --exit-code -- api config || { echo "generated files are stale: run make generate and commit"; exit 1; }
 	@bad="$$(gofmt -l $$(git ls-files '*.go'))"; [ -z "$$bad" ] || { echo "gofmt needed:"; echo "$$bad"; exit 1; }
 	go vet ./...
 	$(GOLANGCI_LINT) run ./...
+	$(TOOLS) actionlint
 
 .PHONY: release-manifests
 release-manifests: ## clusterctl components, metadata, flavors and a local clusterctl repository into out/.

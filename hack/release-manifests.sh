@@ -5,14 +5,14 @@
 #   $OUT_DIR/cluster-template*.yaml, clusterclass-*.yaml, addons/   the flavors (templates/)
 #   $OUT_DIR/repo/infrastructure-vpsie/$RELEASE_VERSION/...         a clusterctl local repository
 #   $OUT_DIR/clusterctl.yaml                  a clusterctl config pointing at that repository
-# Usage: OUT_DIR=out RELEASE_VERSION=v0.1.0 IMAGE=vpsieinc/cluster-api-provider-vpsie hack/release-manifests.sh
+# Usage: OUT_DIR=out RELEASE_VERSION=v0.1.0 IMAGE=ghcr.io/vpsieinc/cluster-api-provider-vpsie hack/release-manifests.sh
 set -o errexit -o nounset -o pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 OUT_DIR="${OUT_DIR:-out}"
 RELEASE_VERSION="${RELEASE_VERSION:-v0.1.0}"
-IMAGE="${IMAGE:-vpsieinc/cluster-api-provider-vpsie}"
+IMAGE="${IMAGE:-ghcr.io/vpsieinc/cluster-api-provider-vpsie}"
 
 mkdir -p "$OUT_DIR"
 out="$(cd "$OUT_DIR" && pwd)"

@@ -17,11 +17,13 @@ limitations under the License.
 // Command image builds the manager's OCI image for linux/amd64 and linux/arm64 without a container engine and
 // without pulling a base image: each image is one layer holding the static manager binary and a CA bundle (the
 // manager reaches VPSie's API over TLS), runs as the non-root user 65532 and is labelled with its version and
-// source. The result is an OCI image layout (index of both platforms) packed into one tar file, which
-// `crane push` / `skopeo copy oci-archive:` can publish.
+// source. The result is an OCI image layout (index of both platforms) packed into one tar file; -push also
+// publishes the index to a registry with the credentials of the Docker config (the release workflow logs in
+// to ghcr.io first).
 //
 //	go run ./hack/image -out bin/manager-image.tar -version v0.1.0 \
-//	  -binary linux/amd64=bin/manager-linux-amd64 -binary linux/arm64=bin/manager-linux-arm64
+//	  -binary linux/amd64=bin/manager-linux-amd64 -binary linux/arm64=bin/manager-linux-arm64 \
+//	  [-push ghcr.io/vpsieinc/cluster-api-provider-vpsie:v0.1.0]
 package main
 
 import (
@@ -37,10 +39,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -58,6 +63,8 @@ type Options struct {
 	Version, Source, Revision string
 	// Out is the tar file written.
 	Out string
+	// Push, when set, is the reference the index is also pushed to.
+	Push string
 }
 
 func main() {
@@ -75,6 +82,7 @@ func main() {
 	flag.StringVar(&o.Source, "source", "https://github.com/vpsieinc/cluster-api-provider-vpsie", "image source label")
 	flag.StringVar(&o.Revision, "revision", "", "image revision label (the git commit)")
 	flag.StringVar(&o.Out, "out", "bin/manager-image.tar", "OCI layout tar file to write")
+	flag.StringVar(&o.Push, "push", "", "also push the image index to this reference (credentials from the Docker config)")
 	flag.Parse()
 	if err := Build(o); err != nil {
 		fmt.Fprintln(os.Stderr, "image:", err)
@@ -121,7 +129,21 @@ func Build(o Options) error {
 	if err := os.MkdirAll(filepath.Dir(o.Out), 0o755); err != nil {
 		return err
 	}
-	return tarDir(dir, o.Out)
+	if err := tarDir(dir, o.Out); err != nil {
+		return err
+	}
+	if o.Push == "" {
+		return nil
+	}
+	ref, err := name.ParseReference(o.Push)
+	if err != nil {
+		return fmt.Errorf("-push %q: %w", o.Push, err)
+	}
+	if err := remote.WriteIndex(ref, idx, remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+		return fmt.Errorf("pushing %s: %w", ref, err)
+	}
+	fmt.Println("pushed", ref)
+	return nil
 }
 
 // platformImage is one platform's image: a single layer, the manager's config.

@@ -20,6 +20,8 @@ import (
 	"archive/tar"
 	"errors"
 	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,8 +29,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	. "github.com/onsi/gomega"
 )
 
@@ -87,6 +92,25 @@ func TestImage(t *testing.T) {
 		}
 	}
 	g.Expect(platforms).To(ConsistOf("linux/amd64", "linux/arm64"))
+
+	// -push publishes the same index (here to an in-memory registry), as the release workflow does to ghcr.io.
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	ref := strings.TrimPrefix(reg.URL, "http://") + "/vpsieinc/cluster-api-provider-vpsie:v9.9.9"
+	g.Expect(Build(Options{Binaries: binaries, CACerts: certs, Version: "v9.9.9", Source: "https://example.invalid/src",
+		Revision: "abc123", Out: filepath.Join(dir, "again.tar"), Push: ref})).To(Succeed())
+	parsed, err := name.ParseReference(ref)
+	g.Expect(err).NotTo(HaveOccurred())
+	pulled, err := remote.Index(parsed)
+	g.Expect(err).NotTo(HaveOccurred())
+	pushed, err := pulled.IndexManifest()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(pushed.Manifests).To(HaveLen(2))
+	digest, err := pulled.Digest()
+	g.Expect(err).NotTo(HaveOccurred())
+	local, err := idx.Digest()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(digest).To(Equal(local), "the pushed index is the one in the tarball: the build is reproducible")
 }
 
 // layerFiles reads every regular file of an image's layers.

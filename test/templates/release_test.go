@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,7 +50,9 @@ func releaseManifests(t *testing.T) string {
 	out := t.TempDir()
 	cmd := exec.Command("hack/release-manifests.sh")
 	cmd.Dir = repoRoot()
-	cmd.Env = append(os.Environ(), "OUT_DIR="+out, "RELEASE_VERSION="+releaseVersion, "IMAGE=vpsieinc/cluster-api-provider-vpsie")
+	// IMAGE unset: the script's default, as `make release-manifests` and the release workflow use it.
+	env := slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "IMAGE=") })
+	cmd.Env = append(env, "OUT_DIR="+out, "RELEASE_VERSION="+releaseVersion)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("release-manifests: %v\n%s", err, b)
 	}
@@ -66,7 +69,7 @@ func TestReleaseManifests(t *testing.T) {
 
 	raw, err := os.ReadFile(filepath.Join(out, "infrastructure-components.yaml"))
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(string(raw)).To(ContainSubstring("image: ${CAPV_IMAGE:=vpsieinc/cluster-api-provider-vpsie:" + releaseVersion + "}"))
+	g.Expect(string(raw)).To(ContainSubstring("image: ${CAPV_IMAGE:=ghcr.io/vpsieinc/cluster-api-provider-vpsie:" + releaseVersion + "}"))
 	// Every variable of the components has a default: `clusterctl init` needs none set (an empty default
 	// counts as none for clusterctl).
 	_, err = yamlprocessor.NewSimpleProcessor().Process(raw, func(name string) (string, error) {
@@ -189,13 +192,14 @@ func TestClusterctlInit(t *testing.T) {
 	g.Expect(series).NotTo(BeNil())
 	g.Expect(series.Contract).To(Equal("v1beta2"))
 
-	// clusterctl accepts only fully qualified image names (with a registry), and the release names none: the
-	// default image is rejected, so CAPV_IMAGE must be set at init (docs/getting-started.md says so).
-	_, err = repo.Components().Get(ctx, repository.ComponentsOptions{Version: releaseVersion})
-	g.Expect(err).To(MatchError(ContainSubstring("must be canonical")))
+	// clusterctl accepts only fully qualified image names (with a registry): the release's default is the image
+	// the release workflow publishes, so `clusterctl init` needs no CAPV_IMAGE; CAPV_IMAGE still overrides it.
+	comps, err := repo.Components().Get(ctx, repository.ComponentsOptions{Version: releaseVersion})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(comps.Images()).To(ConsistOf("ghcr.io/vpsieinc/cluster-api-provider-vpsie:" + releaseVersion))
 	image := "localhost/vpsieinc/cluster-api-provider-vpsie:" + releaseVersion
 	t.Setenv("CAPV_IMAGE", image)
-	comps, err := repo.Components().Get(ctx, repository.ComponentsOptions{Version: releaseVersion})
+	comps, err = repo.Components().Get(ctx, repository.ComponentsOptions{Version: releaseVersion})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(comps.TargetNamespace()).To(Equal("capv-system"))
 	g.Expect(comps.Variables()).To(ContainElements("CAPV_IMAGE", "CAPV_DIAGNOSTICS_ADDRESS", "CAPV_INSECURE_DIAGNOSTICS"))
@@ -271,4 +275,21 @@ func TestGenerateFromLocalRepository(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestClusterctlConfigNamesTheReleases: the shipped clusterctl.yaml gives clusterctl the vpsie infrastructure
+// provider at the GitHub releases the release workflow publishes (.github/workflows/release.yaml attaches the
+// file named here).
+func TestClusterctlConfigNamesTheReleases(t *testing.T) {
+	g := NewWithT(t)
+	cfg, err := config.New(context.Background(), filepath.Join(repoRoot(), "clusterctl.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	p, err := cfg.Providers().Get("vpsie", clusterctlv1.InfrastructureProviderType)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(p.URL()).To(Equal("https://github.com/vpsieinc/cluster-api-provider-vpsie/releases/latest/infrastructure-components.yaml"))
+	workflow, err := os.ReadFile(filepath.Join(repoRoot(), ".github", "workflows", "release.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(workflow)).To(SatisfyAll(ContainSubstring("out/infrastructure-components.yaml"),
+		ContainSubstring("out/metadata.yaml"), ContainSubstring("out/cluster-template*.yaml"),
+		ContainSubstring(`-push "$IMAGE:$TAG"`), ContainSubstring("IMAGE: ghcr.io/vpsieinc/cluster-api-provider-vpsie")))
 }
