@@ -51,8 +51,8 @@ func releaseManifests(t *testing.T) string {
 	cmd := exec.Command("hack/release-manifests.sh")
 	cmd.Dir = repoRoot()
 	// IMAGE unset: the script's default, as `make release-manifests` and the release workflow use it.
-	env := slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "IMAGE=") })
-	cmd.Env = append(env, "OUT_DIR="+out, "RELEASE_VERSION="+releaseVersion)
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "IMAGE=") })
+	cmd.Env = append(cmd.Env, "OUT_DIR="+out, "RELEASE_VERSION="+releaseVersion)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("release-manifests: %v\n%s", err, b)
 	}
