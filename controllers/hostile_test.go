@@ -123,3 +123,36 @@ func TestVPSieClusterDeletedWhileListsLag(t *testing.T) {
 	g.Expect(sim.FirewallGroups()).To(BeEmpty())
 	g.Expect(sim.VPCs()).To(BeEmpty())
 }
+
+// An account whose API has no firewall groups (the routes answer 404, as VPSie answers an unknown route): a
+// cluster without a firewall never calls them and is created and deleted as ever; one that asks for a firewall
+// says why it cannot have one (InvalidSpec) and is still deleted.
+func TestVPSieClusterWithoutFirewallRoutes(t *testing.T) {
+	g := NewWithT(t)
+	ns := newTestNamespace(t)
+	firewallRoutes := []string{"GET /apps/v2/firewall/groups", "GET /apps/v2/firewall/group/{id}",
+		"POST /apps/v2/firewall/create/group", "POST /apps/v2/firewall/attach/group"}
+	sim := startSimulator(t, ns, func(o *vpsiesim.Options) { o.Faults = vpsiesim.Faults{MissingRoutes: firewallRoutes} })
+	createCredentialsSecret(t, ns, "creds", nil)
+	_, plain := createCluster(t, ns, "plain", "creds", func(_ *clusterv1.Cluster, vc *infrav1.VPSieCluster) {
+		vc.Spec.Network.VPC.CIDR = "10.42.0.0/16"
+	})
+	waitClusterReady(t, ns, "plain")
+	g.Expect(k8s.Delete(context.Background(), plain)).To(Succeed())
+	waitDeleted(t, plain)
+	for _, route := range firewallRoutes {
+		g.Expect(sim.RequestCount(route)).To(BeZero(), "a cluster without a firewall never calls %s", route)
+	}
+
+	_, walled := createCluster(t, ns, "walled", "creds", withFirewall)
+	g.Eventually(func(g Gomega) {
+		c := condition(getVPSieCluster(g, ns, "walled"), infrav1.FirewallReadyCondition)
+		g.Expect(c).To(haveCondition(metav1.ConditionFalse, infrav1.InvalidSpecReason))
+		g.Expect(c.Message).To(ContainSubstring("this account's API has no firewall groups"))
+	}, eventually, poll).Should(Succeed())
+	g.Expect(getVPSieCluster(g, ns, "walled").Status.Initialization.Provisioned).To(BeNil())
+	g.Expect(k8s.Delete(context.Background(), walled)).To(Succeed())
+	waitDeleted(t, walled)
+	g.Expect(sim.VPCs()).To(BeEmpty())
+	g.Expect(sim.LoadBalancers()).To(BeEmpty())
+}

@@ -18,6 +18,7 @@ package firewalls
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,9 +34,19 @@ import (
 // whatever the spec says now, so a cluster deleted mid-create, after a clusterctl move (which loses status) or
 // after the firewall was turned off leaves nothing behind. Not-found is success.
 func (s *Service) Delete(ctx context.Context) (DeleteResult, error) {
+	vc := s.scope.VPSieCluster
+	if st := vc.Status.Firewall; !vc.Spec.Firewall.IsEnabled() && st.Identifier == "" && st.CreateIntent == nil {
+		// Never asked for (or deleted when turned off, which recorded nothing since): no call at all, so an
+		// account whose API has no firewall groups deletes its clusters all the same.
+		return DeleteResult{Done: true}, nil
+	}
 	name := s.scope.FirewallName()
 	targets, err := s.owned(ctx, name)
-	if err != nil {
+	switch {
+	case errors.Is(err, errNoRoute):
+		vc.Status.Firewall = infrav1.FirewallStatus{}
+		return DeleteResult{Done: true}, nil // no firewall groups on this account: nothing to delete
+	case err != nil:
 		return DeleteResult{}, err
 	}
 	if len(targets) == 0 {

@@ -304,10 +304,18 @@ func (s *Service) lookup(ctx context.Context, name string) (*vpsie.FirewallGroup
 	return &found[0], nil
 }
 
+// errNoRoute marks a group list VPSie answered 404 (an unknown route answers so): this account's API has no
+// firewall groups, so none can exist either.
+var errNoRoute = errors.New("VPSie's API answers 404 for the list of firewall groups (GET /apps/v2/firewall/groups): " +
+	"this account's API has no firewall groups")
+
 // named lists the groups of the name, oldest first.
 func (s *Service) named(ctx context.Context, name string) ([]vpsie.FirewallGroup, error) {
 	groups, err := s.scope.Account.API.ListFirewallGroups(ctx)
-	if err != nil {
+	switch {
+	case vpsie.IsNotFound(err):
+		return nil, fmt.Errorf("%w: %w; spec.firewall.enabled needs them: turn it off, or ask VPSie", services.ErrTerminal, errNoRoute)
+	case err != nil:
 		return nil, fmt.Errorf("listing firewall groups: %w", err)
 	}
 	found := vpsie.FindFirewallGroupsByName(groups, name)

@@ -64,6 +64,9 @@ func (a *accountPass) clusterResources(ctx context.Context) {
 		a.fail(ctx, opListLBs, fmt.Errorf("orphan sweep: listing load balancers, leaving them for a later pass: %w", lbErr))
 	}
 	groups, groupErr := a.account.API.ListFirewallGroups(ctx)
+	if vpsie.IsNotFound(groupErr) {
+		groups, groupErr = nil, nil // the account's API has no firewall groups (the route answers 404): none to sweep
+	}
 	if groupErr != nil {
 		a.incomplete = true
 		a.fail(ctx, opListFirewalls, fmt.Errorf("orphan sweep: listing firewall groups, leaving them for a later pass: %w", groupErr))

@@ -186,3 +186,21 @@ func TestUnreadableServerTagsHoldBackVPC(t *testing.T) {
 	e.sim.SetFaults(vpsiesim.Faults{})
 	g.Expect(kinds(e.sweep())).To(Equal([]string{KindVPC}))
 }
+
+// An account whose API has no firewall groups (the list answers 404, as VPSie answers an unknown route) has none
+// to sweep: a gone cluster's VPC is swept as ever, and the pass is complete.
+func TestSweepWithoutFirewallRoutes(t *testing.T) {
+	g := NewWithT(t)
+	e := newEnv(t)
+	vc := e.addCluster(clusterName, "creds")
+	vpc := e.addVPC("net", vpcDescription(ours, ours, clusterName))
+	e.sim.SetFaults(vpsiesim.Faults{MissingRoutes: []string{"GET /apps/v2/firewall/groups"}})
+	e.sweep()
+	e.delete(vc)
+	e.sweep()
+	e.advance(2 * time.Hour)
+	r := e.sweep()
+	g.Expect(kinds(r)).To(Equal([]string{KindVPC}))
+	g.Expect(e.vpcExists(vpc)).To(BeFalse())
+	g.Expect(r.Errors).To(BeEmpty(), "a missing firewall route is no failed read")
+}
