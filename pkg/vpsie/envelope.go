@@ -123,6 +123,17 @@ func (id ID) Int64() (int64, bool) {
 	return n, err == nil
 }
 
+// Before orders identifiers oldest first: numerically when both are numbers (VPSie counts them up), else as
+// text. Callers that pick one of several resources of a name sort by it, so every reconcile picks the same.
+func (id ID) Before(other ID) bool {
+	a, aok := id.Int64()
+	b, bok := other.Int64()
+	if aok && bok {
+		return a < b
+	}
+	return id < other
+}
+
 func scalarText(b []byte) string {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || string(b) == "null" {

@@ -163,3 +163,11 @@ func TestDecodeObjectNotFound(t *testing.T) {
 	err := decodeObject("GetVM", &response{status: 200, data: json.RawMessage(`[1]`)}, &out)
 	g.Expect(IsTerminal(err)).To(BeTrue())
 }
+
+func TestIDBefore(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect(ID("9").Before("10")).To(BeTrue(), "numbers compare as numbers")
+	g.Expect(ID("10").Before("9")).To(BeFalse())
+	g.Expect(ID("abc").Before("abd")).To(BeTrue(), "anything else as text")
+	g.Expect(ID("7").Before("7")).To(BeFalse())
+}

@@ -319,14 +319,7 @@ func (s *Service) named(ctx context.Context, name string) ([]vpsie.FirewallGroup
 		return nil, fmt.Errorf("listing firewall groups: %w", err)
 	}
 	found := vpsie.FindFirewallGroupsByName(groups, name)
-	sort.SliceStable(found, func(i, j int) bool {
-		a, aok := found[i].ID.Int64()
-		b, bok := found[j].ID.Int64()
-		if aok && bok {
-			return a < b
-		}
-		return found[i].ID < found[j].ID
-	})
+	sort.SliceStable(found, func(i, j int) bool { return found[i].ID.Before(found[j].ID) })
 	return found, nil
 }
 

@@ -311,12 +311,5 @@ func (s *Service) pending(message string) Result {
 }
 
 func sortByID(vpcs []vpsie.VPC) {
-	sort.SliceStable(vpcs, func(i, j int) bool {
-		a, aok := vpcs[i].ID.Int64()
-		b, bok := vpcs[j].ID.Int64()
-		if aok && bok {
-			return a < b
-		}
-		return vpcs[i].ID < vpcs[j].ID
-	})
+	sort.SliceStable(vpcs, func(i, j int) bool { return vpcs[i].ID.Before(vpcs[j].ID) })
 }
