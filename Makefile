@@ -18,7 +18,7 @@ LDFLAGS := -X github.com/vpsieinc/cluster-api-provider-vpsie/pkg/vpsie.Version=$
 CLIENT_COVERAGE_MIN ?= 85
 GO_TEST_FLAGS ?= -race -count=1
 # Release artifacts (make release-manifests): the version of the clusterctl repository in out/ and the
-# manager image's default (a variable, CAPV_IMAGE, in infrastructure-components.yaml).
+# manager image's default (a variable, CAPVPSIE_IMAGE, in infrastructure-components.yaml).
 RELEASE_VERSION ?= v0.1.0
 IMAGE ?= ghcr.io/vpsieinc/cluster-api-provider-vpsie
 RELEASE_DIR ?= out

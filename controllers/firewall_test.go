@@ -87,12 +87,12 @@ func TestVPSieClusterFirewall(t *testing.T) {
 	g.Expect(vc.Status.Firewall).To(Equal(infrav1.FirewallStatus{Identifier: grp.Identifier, Name: name}))
 	g.Expect(condition(vc, infrav1.FirewallReadyCondition)).To(haveCondition(metav1.ConditionTrue, infrav1.ProvisionedReason))
 	g.Expect(inboundRules(grp)).To(Equal(map[string][]string{
-		"capv-api-from-lb": {"tcp", "6443", vc.Status.LoadBalancer.IP + "/32"},
-		"capv-ssh":         {"tcp", "22", "198.51.100.0/24"},
-		"capv-vpc-tcp":     {"tcp", "", "10.42.0.0/16", "192.168.0.0/16"},
-		"capv-vpc-udp":     {"udp", "", "10.42.0.0/16", "192.168.0.0/16"},
-		"capv-vpc-icmp":    {"icmp", "", "10.42.0.0/16", "192.168.0.0/16"},
-		"ingress-https":    {"tcp", "443", "0.0.0.0/0"},
+		"capvpsie-api-from-lb": {"tcp", "6443", vc.Status.LoadBalancer.IP + "/32"},
+		"capvpsie-ssh":         {"tcp", "22", "198.51.100.0/24"},
+		"capvpsie-vpc-tcp":     {"tcp", "", "10.42.0.0/16", "192.168.0.0/16"},
+		"capvpsie-vpc-udp":     {"udp", "", "10.42.0.0/16", "192.168.0.0/16"},
+		"capvpsie-vpc-icmp":    {"icmp", "", "10.42.0.0/16", "192.168.0.0/16"},
+		"ingress-https":        {"tcp", "443", "0.0.0.0/0"},
 	}), "no API server rule from anywhere, no NodePorts: only what the spec asks for")
 	g.Expect(grp.Rules).To(ContainElement(SatisfyAll(HaveField("Type", "out"), HaveField("Proto", "tcp"), HaveField("Dest", BeEmpty()))))
 	g.Expect(sim.RequestCount("POST /apps/v2/firewall/create/group")).To(Equal(1))
@@ -113,17 +113,17 @@ func TestVPSieClusterFirewall(t *testing.T) {
 	// Rules changed out of band: SSH opened to anyone and a stray rule added. Both are put back.
 	var ssh vpsiesim.FirewallRule
 	for _, r := range clusterGroup(g, sim, name).Rules {
-		if r.Comment == "capv-ssh" {
+		if r.Comment == "capvpsie-ssh" {
 			ssh = r
 		}
 	}
 	g.Expect(api.UpdateFirewallRules(ctx, grp.Identifier, []vpsie.FirewallRule{
 		{Identifier: vpsie.String(ssh.Identifier), Action: "ACCEPT", Direction: "in", Proto: "tcp", Dport: "22",
-			Source: []vpsie.String{"0.0.0.0/0"}, Enable: 1, Comment: "capv-ssh"},
+			Source: []vpsie.String{"0.0.0.0/0"}, Enable: 1, Comment: "capvpsie-ssh"},
 		{Action: "ACCEPT", Direction: "in", Proto: "tcp", Dport: "3306", Source: []vpsie.String{"0.0.0.0/0"}, Enable: 1, Comment: "mysql"},
 	})).To(Succeed())
 	g.Eventually(func(g Gomega) map[string][]string { return inboundRules(clusterGroup(g, sim, name)) }, eventually, poll).
-		Should(SatisfyAll(HaveKeyWithValue("capv-ssh", []string{"tcp", "22", "198.51.100.0/24"}), Not(HaveKey("mysql"))))
+		Should(SatisfyAll(HaveKeyWithValue("capvpsie-ssh", []string{"tcp", "22", "198.51.100.0/24"}), Not(HaveKey("mysql"))))
 	g.Eventually(func(g Gomega) []string { return eventReasons(g, ns, "demo") }, eventually, poll).Should(ContainElement("FirewallRulesUpdated"))
 
 	// The spec changes: NodePorts opened to one network, SSH closed.
@@ -133,9 +133,9 @@ func TestVPSieClusterFirewall(t *testing.T) {
 	cur.Spec.Firewall.NodePortSources = []string{"203.0.113.7"}
 	g.Expect(k8s.Patch(ctx, cur, patch)).To(Succeed())
 	g.Eventually(func(g Gomega) map[string][]string { return inboundRules(clusterGroup(g, sim, name)) }, eventually, poll).
-		Should(SatisfyAll(Not(HaveKey("capv-ssh")),
-			HaveKeyWithValue("capv-nodeports-tcp", []string{"tcp", "30000:32767", "203.0.113.7/32"}),
-			HaveKeyWithValue("capv-nodeports-udp", []string{"udp", "30000:32767", "203.0.113.7/32"})))
+		Should(SatisfyAll(Not(HaveKey("capvpsie-ssh")),
+			HaveKeyWithValue("capvpsie-nodeports-tcp", []string{"tcp", "30000:32767", "203.0.113.7/32"}),
+			HaveKeyWithValue("capvpsie-nodeports-udp", []string{"udp", "30000:32767", "203.0.113.7/32"})))
 	g.Expect(sim.RequestCount("POST /apps/v2/firewall/create/group")).To(Equal(1), "rules are changed in place")
 
 	// Deletion: the machines go, then the group and the VPC.
@@ -159,12 +159,12 @@ func TestVPSieClusterFirewallAdoptsAndSurvivesLostCreates(t *testing.T) {
 		sim := startSimulator(t, ns)
 		name := scope.ClusterResourceName(testIdentity, ns, "demo")
 		g.Expect(simClient(t, sim).CreateFirewallGroup(context.Background(), name, []vpsie.FirewallRule{
-			{Action: "ACCEPT", Direction: "in", Proto: "tcp", Dport: "22", Source: []vpsie.String{"0.0.0.0/0"}, Enable: 1, Comment: "capv-ssh"},
+			{Action: "ACCEPT", Direction: "in", Proto: "tcp", Dport: "22", Source: []vpsie.String{"0.0.0.0/0"}, Enable: 1, Comment: "capvpsie-ssh"},
 		})).To(Succeed())
 		readyCluster(t, ns, withFirewall)
 		g.Expect(sim.FirewallGroups()).To(HaveLen(1))
 		g.Expect(sim.RequestCount("POST /apps/v2/firewall/create/group")).To(Equal(1), "the test's own")
-		g.Expect(inboundRules(clusterGroup(g, sim, name))).To(HaveKeyWithValue("capv-ssh", []string{"tcp", "22", "198.51.100.0/24"}))
+		g.Expect(inboundRules(clusterGroup(g, sim, name))).To(HaveKeyWithValue("capvpsie-ssh", []string{"tcp", "22", "198.51.100.0/24"}))
 	})
 
 	t.Run("lost answer, deleted before listed", func(t *testing.T) {

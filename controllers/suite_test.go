@@ -121,7 +121,7 @@ func setupReconcilers(ctx context.Context, mgr ctrl.Manager) error {
 		return err
 	}
 	clusterCache, err := clustercache.SetupWithManager(ctx, mgr, clustercache.Options{
-		SecretClient: mgr.GetClient(), Client: clustercache.ClientOptions{UserAgent: "capv-test"},
+		SecretClient: mgr.GetClient(), Client: clustercache.ClientOptions{UserAgent: "capvpsie-test"},
 	}, opts)
 	if err != nil {
 		return err
@@ -189,7 +189,7 @@ func testClientConfig(baseURL string) vpsie.Config {
 // newTestNamespace creates a namespace for one test.
 func newTestNamespace(t *testing.T) string {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "capv-test-"}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "capvpsie-test-"}}
 	NewWithT(t).Expect(k8s.Create(context.Background(), ns)).To(Succeed())
 	return ns.Name
 }

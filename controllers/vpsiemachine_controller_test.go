@@ -157,7 +157,7 @@ func TestVPSieMachineLifecycle(t *testing.T) {
 		clusterv1.MachineAddress{Type: clusterv1.MachineHostName, Address: hostname},
 	))
 	g.Expect(condition(cur, infrav1.ServerReadyCondition)).To(haveCondition(metav1.ConditionTrue, infrav1.ProvisionedReason))
-	g.Expect(server.Tags).To(ContainElements(scope.TagManaged, "capv-cluster:"+ns+"/demo", "capv-machine:worker-1", "team-a"))
+	g.Expect(server.Tags).To(ContainElements(scope.TagManaged, "capvpsie-cluster:"+ns+"/demo", "capvpsie-machine:worker-1", "team-a"))
 	userData, err := server.DecodedUserData()
 	g.Expect(err).NotTo(HaveOccurred())
 	parts, err := cloudinit.Read(userData)

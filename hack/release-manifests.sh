@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Writes the clusterctl release artifacts of the provider:
-#   $OUT_DIR/infrastructure-components.yaml   kustomize build config/default, the image as ${CAPV_IMAGE:=...}
+#   $OUT_DIR/infrastructure-components.yaml   kustomize build config/default, the image as ${CAPVPSIE_IMAGE:=...}
 #   $OUT_DIR/metadata.yaml                    release series -> contract
 #   $OUT_DIR/cluster-template*.yaml, clusterclass-*.yaml, addons/   the flavors (templates/)
 #   $OUT_DIR/repo/infrastructure-vpsie/$RELEASE_VERSION/...         a clusterctl local repository
@@ -20,8 +20,8 @@ rm -rf "$out/repo" "$out"/cluster-template*.yaml "$out"/clusterclass-*.yaml "$ou
 
 components="$out/infrastructure-components.yaml"
 go tool -modfile=hack/tools/go.mod kustomize build config/default |
-	sed "s|image: controller:latest|image: \${CAPV_IMAGE:=${IMAGE}:${RELEASE_VERSION}}|" >"$components"
-grep -q 'image: ${CAPV_IMAGE:=' "$components" || { echo "release-manifests: manager image not substituted" >&2; exit 1; }
+	sed "s|image: controller:latest|image: \${CAPVPSIE_IMAGE:=${IMAGE}:${RELEASE_VERSION}}|" >"$components"
+grep -q 'image: ${CAPVPSIE_IMAGE:=' "$components" || { echo "release-manifests: manager image not substituted" >&2; exit 1; }
 
 cp metadata.yaml "$out/metadata.yaml"
 cp templates/cluster-template*.yaml templates/clusterclass-*.yaml "$out/"

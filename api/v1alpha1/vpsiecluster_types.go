@@ -190,7 +190,7 @@ type VPCSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self).ip().family() != 4 || cidr('10.0.0.0/8').containsCIDR(self) || cidr('172.16.0.0/12').containsCIDR(self) || cidr('192.168.0.0/16').containsCIDR(self)",message="cidr must be inside a private range (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16), e.g. 10.42.0.0/16"
 	CIDR string `json:"cidr,omitempty"`
 
-	// name of the VPC the provider creates. Default capv-<namespace>-<cluster>-<hash>. It must be unique in
+	// name of the VPC the provider creates. Default capvpsie-<namespace>-<cluster>-<hash>. It must be unique in
 	// the VPSie account: the provider finds its VPC by this name (VPSie's create answers with no id) and would
 	// adopt another VPC of the same name.
 	// +optional
@@ -258,7 +258,7 @@ const (
 // FirewallRuleSpec is one inbound rule accepting traffic.
 type FirewallRuleSpec struct {
 	// name identifies the rule; it becomes the rule's comment in VPSie. Lower-case letters, digits and '-';
-	// names starting with "capv-" are the provider's own.
+	// names starting with "capvpsie-" are the provider's own.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=40

@@ -186,7 +186,7 @@ func boundaryFor(bootstrap []byte, extra []Part) string {
 		h.Write([]byte(p.Name))
 		h.Write(p.Content)
 	}
-	return "capv-" + hex.EncodeToString(h.Sum(nil))[:40]
+	return "capvpsie-" + hex.EncodeToString(h.Sum(nil))[:40]
 }
 
 // firstLine is at most n bytes of s, for messages.

@@ -29,44 +29,44 @@ import (
 var (
 	// ServerCreates counts create calls VPSie accepted.
 	ServerCreates = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "capv_server_creates_total",
+		Name: "capvpsie_server_creates_total",
 		Help: "Server create calls VPSie accepted.",
 	})
 	// ServerDeletes counts delete calls VPSie accepted.
 	ServerDeletes = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "capv_server_deletes_total",
+		Name: "capvpsie_server_deletes_total",
 		Help: "Server delete calls VPSie accepted.",
 	})
 	// ServerAdoptions counts servers found by hostname instead of created (after a lost answer or a restart).
 	ServerAdoptions = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "capv_server_adoptions_total",
+		Name: "capvpsie_server_adoptions_total",
 		Help: "Servers found by their hostname and adopted instead of created.",
 	})
 	// DuplicateServers counts servers found sharing a machine's hostname with the one it adopted: each is a
 	// second server for one machine (deleting the machine deletes them all). It should stay zero.
 	DuplicateServers = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "capv_server_duplicates_seen_total",
+		Name: "capvpsie_server_duplicates_seen_total",
 		Help: "Servers seen sharing a machine's hostname with the server it adopted (should stay zero).",
 	})
 	// ProvisioningDuration observes the time from VPSieMachine creation to a running server.
 	ProvisioningDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "capv_server_provisioning_duration_seconds",
+		Name:    "capvpsie_server_provisioning_duration_seconds",
 		Help:    "Time from a VPSieMachine's creation to its server running with an address.",
 		Buckets: []float64{15, 30, 60, 90, 120, 180, 300, 600, 1200, 1800},
 	})
 	// DeletionDuration observes the time from a VPSieMachine's deletion to its server being gone.
 	DeletionDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "capv_server_deletion_duration_seconds",
+		Name:    "capvpsie_server_deletion_duration_seconds",
 		Help:    "Time from a VPSieMachine's deletion timestamp to VPSie confirming its server is gone.",
 		Buckets: []float64{5, 15, 30, 60, 120, 300, 600, 1200},
 	})
 	// ReconcileErrors counts reconcile errors by controller and error class.
 	ReconcileErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "capv_reconcile_errors_total",
+		Name: "capvpsie_reconcile_errors_total",
 		Help: "Reconcile errors by controller and class (Transient, RateLimited, Terminal, Unauthorized, NotFound).",
 	}, []string{"controller", "class"})
 	machinesByState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "capv_machines",
+		Name: "capvpsie_machines",
 		Help: "VPSieMachines by server state as last reconciled.",
 	}, []string{"state"})
 )
@@ -77,7 +77,7 @@ func Collectors() []prometheus.Collector {
 		DeletionDuration, ReconcileErrors, machinesByState}
 }
 
-// MachineStates tracks each machine's state to keep the capv_machines gauge exact.
+// MachineStates tracks each machine's state to keep the capvpsie_machines gauge exact.
 var MachineStates = &stateTracker{states: map[types.NamespacedName]string{}}
 
 type stateTracker struct {

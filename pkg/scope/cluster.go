@@ -112,7 +112,7 @@ func (s *ClusterScope) OwnerMark() string {
 
 var notNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
 
-// ClusterResourceName is "capv-<namespace>-<cluster>-<hash>": namespace and name made lower-case DNS-label
+// ClusterResourceName is "capvpsie-<namespace>-<cluster>-<hash>": namespace and name made lower-case DNS-label
 // characters and cut so the whole fits in 63 characters, then 8 hex characters of a hash of the
 // management-cluster identity and namespace/name. VPSie answers the creation of a load balancer or VPC with no
 // identifier, so the cluster's resources are found again by this name after any crash or clusterctl move: it
@@ -139,14 +139,14 @@ func FirewallGroupName(identity, namespace, cluster string) string {
 func clusterResourceName(identity, namespace, cluster string, maxLen int) string {
 	suffix := nameHash(identity, namespace, cluster)
 	base := strings.Trim(notNameChars.ReplaceAllString(strings.ToLower(namespace+"-"+cluster), "-"), "-")
-	maxBase := maxLen - len("capv-") - 1 - 8
+	maxBase := maxLen - len("capvpsie-") - 1 - 8
 	if len(base) > maxBase {
 		base = strings.TrimRight(base[:maxBase], "-")
 	}
 	if base == "" {
-		return "capv-" + suffix
+		return "capvpsie-" + suffix
 	}
-	return "capv-" + base + "-" + suffix
+	return "capvpsie-" + base + "-" + suffix
 }
 
 // clusterConditions are the VPSieCluster conditions this provider owns, summarised into Ready.

@@ -38,12 +38,12 @@ func TestClusterResourceName(t *testing.T) {
 		n := ClusterResourceName("mgmt-a", c[0], c[1])
 		g.Expect(n).To(MatchRegexp(label.String()), "%q/%q", c[0], c[1])
 		g.Expect(len(n)).To(BeNumerically("<=", 63))
-		g.Expect(n).To(HavePrefix("capv-"))
+		g.Expect(n).To(HavePrefix("capvpsie-"))
 		g.Expect(ClusterResourceName("mgmt-a", c[0], c[1])).To(Equal(n))
 		other := ClusterResourceName("mgmt-b", c[0], c[1])
 		g.Expect(other).NotTo(Equal(n), "another management cluster's cluster of the same namespace/name gets another name")
 		g.Expect(names).NotTo(HaveKey(n), "%q/%q", c[0], c[1])
 		names[n] = true
 	}
-	g.Expect(ClusterResourceName("mgmt-a", "default", "prod")).To(MatchRegexp(`^capv-default-prod-[0-9a-f]{8}$`))
+	g.Expect(ClusterResourceName("mgmt-a", "default", "prod")).To(MatchRegexp(`^capvpsie-default-prod-[0-9a-f]{8}$`))
 }

@@ -33,7 +33,7 @@ import (
 // touches only resources whose one and only owner it is, leaves them alone.
 
 // TagOwner prefixes a management-cluster identity in ownership tags and VPC descriptions.
-const TagOwner = "capv-owner:"
+const TagOwner = "capvpsie-owner:"
 
 var validIdentity = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
@@ -50,7 +50,7 @@ func ValidateIdentity(id string) error {
 // OwnerTag is the ownership tag of an identity.
 func OwnerTag(identity string) string { return TagOwner + identity }
 
-// Owners are the identities named by capv-owner tags among tags (or the words of a description).
+// Owners are the identities named by capvpsie-owner tags among tags (or the words of a description).
 func Owners(tags []string) []string {
 	var out []string
 	for _, t := range tags {

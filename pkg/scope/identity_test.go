@@ -26,23 +26,23 @@ import (
 func TestOwnershipTagsAndOwners(t *testing.T) {
 	g := NewWithT(t)
 	own := OwnershipTags("a", "a", "ns", "c")
-	g.Expect(own).To(Equal([]string{"capv-managed", "capv-owner:a", "capv-cluster:ns/c"}))
+	g.Expect(own).To(Equal([]string{"capvpsie-managed", "capvpsie-owner:a", "capvpsie-cluster:ns/c"}))
 	g.Expect(Owners(own)).To(Equal([]string{"a"}))
 
 	moved := OwnershipTags("a", "b", "ns", "c")
 	g.Expect(Owners(moved)).To(ConsistOf("a", "b"), "the manager a cluster was moved to claims its resources")
 	g.Expect(ForeignOwners(moved, "a")).To(Equal([]string{"b"}))
 
-	g.Expect(BelongsTo([]string{"capv-managed", "capv-owner:b"}, "a")).To(BeFalse())
+	g.Expect(BelongsTo([]string{"capvpsie-managed", "capvpsie-owner:b"}, "a")).To(BeFalse())
 	g.Expect(BelongsTo(moved, "a")).To(BeTrue())
-	g.Expect(BelongsTo([]string{"capv-managed"}, "a")).To(BeTrue(), "no owner named: the name is the guard")
+	g.Expect(BelongsTo([]string{"capvpsie-managed"}, "a")).To(BeTrue(), "no owner named: the name is the guard")
 
-	ns, name, ok := ClusterOf(strings.Fields("capv-managed capv-owner:a capv-cluster:team/prod"))
+	ns, name, ok := ClusterOf(strings.Fields("capvpsie-managed capvpsie-owner:a capvpsie-cluster:team/prod"))
 	g.Expect(ok).To(BeTrue())
 	g.Expect(ns + "/" + name).To(Equal("team/prod"))
-	_, _, ok = ClusterOf([]string{"capv-cluster:broken"})
+	_, _, ok = ClusterOf([]string{"capvpsie-cluster:broken"})
 	g.Expect(ok).To(BeFalse())
-	m, ok := MachineOf([]string{"x", "capv-machine:w-1"})
+	m, ok := MachineOf([]string{"x", "capvpsie-machine:w-1"})
 	g.Expect(ok).To(BeTrue())
 	g.Expect(m).To(Equal("w-1"))
 }

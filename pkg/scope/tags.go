@@ -22,13 +22,13 @@ import "strings"
 // syntax is undocumented; these use only lower-case letters, digits, '-', ':' and '/'.
 const (
 	// TagManaged is on every resource the provider creates.
-	TagManaged = "capv-managed"
+	TagManaged = "capvpsie-managed"
 	// TagCluster prefixes "<namespace>/<cluster name>".
-	TagCluster = "capv-cluster:"
+	TagCluster = "capvpsie-cluster:"
 	// TagMachine prefixes the VPSieMachine's name.
-	TagMachine = "capv-machine:"
+	TagMachine = "capvpsie-machine:"
 	// TagRoleControlPlane marks control-plane servers.
-	TagRoleControlPlane = "capv-role:control-plane"
+	TagRoleControlPlane = "capvpsie-role:control-plane"
 )
 
 // OwnershipTags are the tags every resource of a cluster carries: managed, the owner identity recorded on the
@@ -45,7 +45,7 @@ func OwnershipTags(identity, manager, namespace, cluster string) []string {
 	return append(tags, TagCluster+namespace+"/"+cluster)
 }
 
-// ClusterOf is the namespace and name a capv-cluster tag among tags names.
+// ClusterOf is the namespace and name a capvpsie-cluster tag among tags names.
 func ClusterOf(tags []string) (namespace, name string, ok bool) {
 	for _, t := range tags {
 		if ref, found := strings.CutPrefix(strings.TrimSpace(t), TagCluster); found {
@@ -56,7 +56,7 @@ func ClusterOf(tags []string) (namespace, name string, ok bool) {
 	return "", "", false
 }
 
-// MachineOf is the VPSieMachine name a capv-machine tag among tags names.
+// MachineOf is the VPSieMachine name a capvpsie-machine tag among tags names.
 func MachineOf(tags []string) (string, bool) {
 	for _, t := range tags {
 		if name, found := strings.CutPrefix(strings.TrimSpace(t), TagMachine); found && name != "" {

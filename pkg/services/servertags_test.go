@@ -36,7 +36,7 @@ func TestServerTagsReadOnceSharedAndForgotten(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	account := &scope.Account{API: api, Key: "acct"}
 	g.Expect(api.CreateVM(ctx, vpsie.CreateVMRequest{ResourceIdentifier: vpsiesim.DefaultPlan, OSIdentifier: vpsiesim.DefaultImage,
-		DcIdentifier: vpsiesim.DefaultDatacenter, Hostname: "srv", Tags: []string{"capv-owner:a"}})).To(Succeed())
+		DcIdentifier: vpsiesim.DefaultDatacenter, Hostname: "srv", Tags: []string{"capvpsie-owner:a"}})).To(Succeed())
 	vms, err := api.ListVMs(ctx, vpsie.ListVMsOptions{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(vms).To(HaveLen(1))
@@ -47,16 +47,16 @@ func TestServerTagsReadOnceSharedAndForgotten(t *testing.T) {
 	for range 3 {
 		tags, err := shared.Get(ctx, account, id, false)
 		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(tags).To(ConsistOf("capv-owner:a"))
+		g.Expect(tags).To(ConsistOf("capvpsie-owner:a"))
 	}
 	g.Expect(gets()).To(Equal(1), "read once, then kept")
 
 	// A claim recorded by one user of the copy is what the other reads, without a request.
-	g.Expect(api.AddVMTags(ctx, id, []string{"capv-owner:b"})).To(Succeed())
-	shared.Set(account, id, []string{"capv-owner:a", "capv-owner:b"})
+	g.Expect(api.AddVMTags(ctx, id, []string{"capvpsie-owner:b"})).To(Succeed())
+	shared.Set(account, id, []string{"capvpsie-owner:a", "capvpsie-owner:b"})
 	tags, err := shared.Get(ctx, account, id, false)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(tags).To(ConsistOf("capv-owner:a", "capv-owner:b"))
+	g.Expect(tags).To(ConsistOf("capvpsie-owner:a", "capvpsie-owner:b"))
 	g.Expect(gets()).To(Equal(1))
 
 	// fresh reads again; a separate copy reads on its own.

@@ -257,7 +257,7 @@ func TestUnauthorizedTriggersOneReloginAndOneRetry(t *testing.T) {
 
 	vm, err := c.GetVM(context.Background(), "abc")
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(string(vm.VM.Hostname)).To(Equal("capv-demo-md-0-abcde"))
+	g.Expect(string(vm.VM.Hostname)).To(Equal("capvpsie-demo-md-0-abcde"))
 	g.Expect(ls.logins()).To(Equal(2), "exactly one re-login")
 	calls := f.requests("GET /api/v2/vm/abc")
 	g.Expect(calls).To(HaveLen(2), "exactly one retry")

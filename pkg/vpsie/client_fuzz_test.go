@@ -167,15 +167,15 @@ var fuzzCalls = []fuzzCall{
 		return c.ListLoadBalancerOffers(ctx, "dc-1")
 	}),
 	writeCall("CreateVM", func(ctx context.Context, c *Client) error {
-		return c.CreateVM(ctx, CreateVMRequest{Hostname: "capv-demo-md-0-abcde", ResourceIdentifier: "plan-1",
+		return c.CreateVM(ctx, CreateVMRequest{Hostname: "capvpsie-demo-md-0-abcde", ResourceIdentifier: "plan-1",
 			OSIdentifier: "os-1", DcIdentifier: "dc-1", UserData: []byte("#cloud-config\n")})
 	}),
 	writeCall("DeleteVM", func(ctx context.Context, c *Client) error { return c.DeleteVM(ctx, "vm-1", "pw", "", "") }),
 	writeCall("CreateLoadBalancer", func(ctx context.Context, c *Client) error {
-		return c.CreateLoadBalancer(ctx, CreateLoadBalancerRequest{Name: "capv-demo-apiserver"})
+		return c.CreateLoadBalancer(ctx, CreateLoadBalancerRequest{Name: "capvpsie-demo-apiserver"})
 	}),
 	writeCall("CreateVPC", func(ctx context.Context, c *Client) error {
-		return c.CreateVPC(ctx, CreateVPCRequest{Name: "capv-demo", DcIdentifier: "dc-1"})
+		return c.CreateVPC(ctx, CreateVPCRequest{Name: "capvpsie-demo", DcIdentifier: "dc-1"})
 	}),
 }
 

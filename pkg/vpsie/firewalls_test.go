@@ -45,10 +45,10 @@ func TestFirewallGroupsAgainstTheSimulator(t *testing.T) {
 		Source: []vpsie.String{"0.0.0.0/0"}}
 	vpc := vpsie.FirewallRule{Action: "ACCEPT", Direction: "in", Proto: "tcp", Dport: "1:65535", Comment: "Custom", Enable: 1,
 		Source: []vpsie.String{"10.42.0.0/16"}}
-	g.Expect(c.CreateFirewallGroup(ctx, "capv-demo-fw", []vpsie.FirewallRule{api, vpc})).To(Succeed())
+	g.Expect(c.CreateFirewallGroup(ctx, "capvpsie-demo-fw", []vpsie.FirewallRule{api, vpc})).To(Succeed())
 	groups, err := c.ListFirewallGroups(ctx)
 	g.Expect(err).NotTo(HaveOccurred())
-	found := vpsie.FindFirewallGroupsByName(groups, "capv-demo-fw")
+	found := vpsie.FindFirewallGroupsByName(groups, "capvpsie-demo-fw")
 	g.Expect(found).To(HaveLen(1))
 	id := string(found[0].Identifier)
 	g.Expect(found[0].Rules).To(HaveLen(2))

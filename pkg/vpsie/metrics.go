@@ -31,47 +31,47 @@ import (
 // "network" (no answer) and "canceled" (the caller's context ended).
 var (
 	requestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "capv_vpsie_api_requests_total",
+		Name: "capvpsie_vpsie_api_requests_total",
 		Help: "HTTP requests sent to the VPSie API, by operation and HTTP status (or error/network/canceled).",
 	}, []string{"operation", "code"})
 
 	requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "capv_vpsie_api_request_duration_seconds",
+		Name:    "capvpsie_vpsie_api_request_duration_seconds",
 		Help:    "Latency of single HTTP requests to the VPSie API, by operation.",
 		Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 	}, []string{"operation"})
 
 	retriesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "capv_vpsie_api_retries_total",
+		Name: "capvpsie_vpsie_api_retries_total",
 		Help: "Requests repeated by the client, by operation and reason (rate_limited, server_error, network, unauthorized).",
 	}, []string{"operation", "reason"})
 
 	rateLimitWaitSeconds = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "capv_vpsie_api_rate_limit_wait_seconds_total",
+		Name: "capvpsie_vpsie_api_rate_limit_wait_seconds_total",
 		Help: "Seconds spent waiting on the shared client-side limiter (source=limiter) or on Retry-After (source=retry_after).",
 	}, []string{"source"})
 
 	loginsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "capv_vpsie_api_logins_total",
+		Name: "capvpsie_vpsie_api_logins_total",
 		Help: "Logins with client credentials, by result (success, rejected, error).",
 	}, []string{"result"})
 
 	errorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "capv_vpsie_api_errors_total",
-		Help: "Calls that returned an error to the caller, by operation and error class (never NotFound: see capv_vpsie_api_not_found_total).",
+		Name: "capvpsie_vpsie_api_errors_total",
+		Help: "Calls that returned an error to the caller, by operation and error class (never NotFound: see capvpsie_vpsie_api_not_found_total).",
 	}, []string{"operation", "class"})
 
 	// A "not found" answer is how VPSie confirms a delete and how a lookup misses: counted apart, so that an
 	// alert on API errors does not fire on every healthy scale-down.
 	notFoundTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "capv_vpsie_api_not_found_total",
+		Name: "capvpsie_vpsie_api_not_found_total",
 		Help: "Calls answered that the object does not exist (a delete confirmed, a lookup that missed), by operation.",
 	}, []string{"operation"})
 
 	// The "account" label is the first 12 hex digits of SHA-256(base URL, credential identity):
 	// it tells accounts apart without revealing a client id or token. One series per account.
 	rateLimitRequestsPerMinute = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "capv_vpsie_api_rate_limit_requests_per_minute",
+		Name: "capvpsie_vpsie_api_rate_limit_requests_per_minute",
 		Help: "Effective request rate of the shared per-account limiter: the configured rate, lowered after 429 answers and recovering gradually.",
 	}, []string{"account"})
 )

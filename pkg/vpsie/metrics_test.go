@@ -35,7 +35,7 @@ func TestRegisterMetrics(t *testing.T) {
 	// A conflicting collector with the same name is reported.
 	other := prometheus.NewRegistry()
 	g.Expect(other.Register(prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "capv_vpsie_api_logins_total", Help: "conflicting"}))).To(Succeed())
+		Name: "capvpsie_vpsie_api_logins_total", Help: "conflicting"}))).To(Succeed())
 	g.Expect(RegisterMetrics(other)).To(HaveOccurred())
 
 	f := newFakeAPI(t)
@@ -50,8 +50,8 @@ func TestRegisterMetrics(t *testing.T) {
 	for _, mf := range mfs {
 		names[mf.GetName()] = true
 	}
-	g.Expect(names).To(HaveKey("capv_vpsie_api_requests_total"))
-	g.Expect(names).To(HaveKey("capv_vpsie_api_request_duration_seconds"))
+	g.Expect(names).To(HaveKey("capvpsie_vpsie_api_requests_total"))
+	g.Expect(names).To(HaveKey("capvpsie_vpsie_api_request_duration_seconds"))
 }
 
 func TestRequestMetricsCountEveryAttempt(t *testing.T) {

@@ -251,7 +251,7 @@ func TestRateGaugeIsRegistered(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	var found bool
 	for _, mf := range mfs {
-		if mf.GetName() != "capv_vpsie_api_rate_limit_requests_per_minute" {
+		if mf.GetName() != "capvpsie_vpsie_api_rate_limit_requests_per_minute" {
 			continue
 		}
 		for _, m := range mf.GetMetric() {

@@ -128,7 +128,7 @@ func TestCatalogLists(t *testing.T) {
 	g.Expect(keys[0].Identifier).To(Equal(String("key-1")))
 	tags, err := c.ListTags(ctx)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(tags).To(Equal([]Tag{{ID: 3, Identifier: "tag-1", Name: "capv-owned", Color: "#00ff00"}}))
+	g.Expect(tags).To(Equal([]Tag{{ID: 3, Identifier: "tag-1", Name: "capvpsie-owned", Color: "#00ff00"}}))
 }
 
 func TestCatalogMutations(t *testing.T) {
@@ -142,13 +142,13 @@ func TestCatalogMutations(t *testing.T) {
 	c, _ := newTestClient(t, f)
 	ctx := context.Background()
 
-	g.Expect(c.CreateSSHKey(ctx, "capv-demo", "ssh-ed25519 AAAA demo")).To(Succeed())
-	g.Expect(f.requests("POST /apps/v2/sshkey/add")[0].JSON(t)).To(Equal(map[string]any{"privateKey": "ssh-ed25519 AAAA demo", "name": "capv-demo"}))
+	g.Expect(c.CreateSSHKey(ctx, "capvpsie-demo", "ssh-ed25519 AAAA demo")).To(Succeed())
+	g.Expect(f.requests("POST /apps/v2/sshkey/add")[0].JSON(t)).To(Equal(map[string]any{"privateKey": "ssh-ed25519 AAAA demo", "name": "capvpsie-demo"}))
 	g.Expect(c.DeleteSSHKey(ctx, "key-1")).To(Succeed())
 	del := f.requests("DELETE /apps/v2/sshkey")[0]
 	g.Expect(del.JSON(t)).To(Equal(map[string]any{"identifier": "key-1"}))
-	g.Expect(c.CreateTag(ctx, "capv-owned", "#00ff00")).To(Succeed())
-	g.Expect(f.requests("POST /apps/v2/tags/add")[0].JSON(t)).To(Equal(map[string]any{"name": "capv-owned", "color": "#00ff00"}))
+	g.Expect(c.CreateTag(ctx, "capvpsie-owned", "#00ff00")).To(Succeed())
+	g.Expect(f.requests("POST /apps/v2/tags/add")[0].JSON(t)).To(Equal(map[string]any{"name": "capvpsie-owned", "color": "#00ff00"}))
 	g.Expect(c.SetTags(ctx, "vm", "vm-1", []string{"a"})).To(Succeed())
 	g.Expect(c.SetTags(ctx, "vm", "vm-1", nil)).To(Succeed())
 	edits := f.requests("PUT /apps/v2/tags/edit")
@@ -184,18 +184,18 @@ func TestVPCs(t *testing.T) {
 	g.Expect(vpcs[0].DcIdentifier).To(Equal(String("dc-1")))
 	g.Expect(vpcs[1].ID).To(Equal(ID("78")), "id as a string")
 	g.Expect(vpcs[1].DcIdentifier).To(Equal(String("dc-2")), "dcIdentifier spelling")
-	g.Expect(FindVPCsByName(vpcs, "capv-demo")).To(HaveLen(1))
-	g.Expect(FindVPCsByName(vpcs, "CAPV-demo")).To(BeEmpty())
+	g.Expect(FindVPCsByName(vpcs, "capvpsie-demo")).To(HaveLen(1))
+	g.Expect(FindVPCsByName(vpcs, "CAPVPSIE-demo")).To(BeEmpty())
 
 	vpc, err := c.GetVPC(ctx, "77")
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(vpc.Name).To(Equal(String("capv-demo")))
+	g.Expect(vpc.Name).To(Equal(String("capvpsie-demo")))
 	_, err = c.GetVPC(ctx, "99")
 	g.Expect(IsNotFound(err)).To(BeTrue())
 
-	g.Expect(c.CreateVPC(ctx, CreateVPCRequest{Name: "capv-demo", DcIdentifier: "dc-1", NetworkRange: "10.10.0.0", NetworkSize: "24"})).To(Succeed())
+	g.Expect(c.CreateVPC(ctx, CreateVPCRequest{Name: "capvpsie-demo", DcIdentifier: "dc-1", NetworkRange: "10.10.0.0", NetworkSize: "24"})).To(Succeed())
 	g.Expect(f.requests("POST /apps/v2/vpc/add")[0].JSON(t)).To(Equal(map[string]any{
-		"name": "capv-demo", "description": "", "dcIdentifier": "dc-1", "networkRange": "10.10.0.0",
+		"name": "capvpsie-demo", "description": "", "dcIdentifier": "dc-1", "networkRange": "10.10.0.0",
 		"networkSize": "24", "autoGenerate": float64(0),
 	}))
 
@@ -241,7 +241,7 @@ func TestLoadBalancers(t *testing.T) {
 
 	lbs, err := c.ListLoadBalancers(ctx)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(FindLoadBalancersByName(lbs, "capv-demo-apiserver")).To(HaveLen(1))
+	g.Expect(FindLoadBalancersByName(lbs, "capvpsie-demo-apiserver")).To(HaveLen(1))
 	g.Expect(FindLoadBalancersByName(lbs, "nope")).To(BeEmpty())
 
 	lb, err := c.GetLoadBalancer(ctx, "lb-1")
@@ -255,11 +255,11 @@ func TestLoadBalancers(t *testing.T) {
 	g.Expect(IsNotFound(err)).To(BeTrue())
 
 	g.Expect(c.CreateLoadBalancer(ctx, CreateLoadBalancerRequest{
-		Name: "capv-demo-apiserver", Algorithm: "roundrobin", ResourceIdentifier: "lbplan-1", DcIdentifier: "dc-1",
+		Name: "capvpsie-demo-apiserver", Algorithm: "roundrobin", ResourceIdentifier: "lbplan-1", DcIdentifier: "dc-1",
 		Rules: []LBRuleSpec{{Scheme: "tcp", FrontPort: "6443", BackPort: "6443"}},
 	})).To(Succeed())
 	body := f.requests("POST /api/v1/lb/create")[0].JSON(t)
-	g.Expect(body["lbName"]).To(Equal("capv-demo-apiserver"))
+	g.Expect(body["lbName"]).To(Equal("capvpsie-demo-apiserver"))
 	g.Expect(body["rules"]).To(Equal([]any{map[string]any{"scheme": "tcp", "frontPort": "6443", "backPort": "6443", "backends": []any{}}}))
 
 	g.Expect(c.DeleteLoadBalancer(ctx, "lb-1", "cluster deleted", "")).To(Succeed())
@@ -281,7 +281,7 @@ func TestLoadBalancers(t *testing.T) {
 	pending, err := c.ListPendingLoadBalancers(ctx)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(pending).To(HaveLen(1), "nested [[...]] list")
-	g.Expect(pending[0].Data.Name).To(Equal(String("capv-demo-apiserver")))
+	g.Expect(pending[0].Data.Name).To(Equal(String("capvpsie-demo-apiserver")))
 
 	for _, err := range []error{
 		c.CreateLoadBalancer(ctx, CreateLoadBalancerRequest{}), c.DeleteLoadBalancer(ctx, "", "", ""),

@@ -32,7 +32,7 @@ import (
 func validCreate() CreateVMRequest {
 	return CreateVMRequest{
 		ResourceIdentifier: "plan-small", OSIdentifier: "os-ubuntu", DcIdentifier: "dc-1",
-		Hostname: "capv-demo-md-0-abcde",
+		Hostname: "capvpsie-demo-md-0-abcde",
 	}
 }
 
@@ -124,11 +124,11 @@ func TestGetVM(t *testing.T) {
 	c, _ := newTestClient(t, f)
 	d, err := c.GetVM(context.Background(), "2f1d3a6e-0c1b-4b8e-9a55-2a5b0c3f4d01")
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(d.VM.Hostname).To(Equal(String("capv-demo-md-0-abcde")))
+	g.Expect(d.VM.Hostname).To(Equal(String("capvpsie-demo-md-0-abcde")))
 	g.Expect(d.VM.ProjectID).To(Equal(ID("55")))
 	g.Expect(d.VM.IsUp()).To(BeTrue())
 	g.Expect(d.Tags).To(HaveLen(3))
-	g.Expect([]String{d.Tags[0].Name, d.Tags[1].Name, d.Tags[2].Name}).To(Equal([]String{"capv-cluster-demo", "capv-owned", "legacy"}))
+	g.Expect([]String{d.Tags[0].Name, d.Tags[1].Name, d.Tags[2].Name}).To(Equal([]String{"capvpsie-cluster-demo", "capvpsie-owned", "legacy"}))
 	g.Expect(d.PrivateIPs).To(HaveLen(1))
 	g.Expect(d.PrivateIPs[0].ID).To(Equal(ID("9001")))
 	g.Expect(d.PrivateIPs[0].IP).To(Equal(String("10.10.0.4")))
@@ -175,7 +175,7 @@ func TestCreateVMWireFormat(t *testing.T) {
 	req := validCreate()
 	req.ProjectID = "55"
 	req.SSHKeyIdentifier = "key-1"
-	req.Tags = []string{"capv-cluster-demo", "capv-owned"}
+	req.Tags = []string{"capvpsie-cluster-demo", "capvpsie-owned"}
 	req.AddPublicIPv4 = true
 	req.AddPrivateIP = true
 	req.UserData = userData
@@ -192,8 +192,8 @@ func TestCreateVMWireFormat(t *testing.T) {
 	g.Expect(body["monthlyBackupEnabled"]).To(Equal("0"))
 	g.Expect(body["userData"]).To(Equal(base64.StdEncoding.EncodeToString(userData)))
 	g.Expect(body["sshKeyIdentifier"]).To(Equal("key-1"))
-	g.Expect(body["tags"]).To(Equal([]any{"capv-cluster-demo", "capv-owned"}))
-	g.Expect(body["hostname"]).To(Equal("capv-demo-md-0-abcde"))
+	g.Expect(body["tags"]).To(Equal([]any{"capvpsie-cluster-demo", "capvpsie-owned"}))
+	g.Expect(body["hostname"]).To(Equal("capvpsie-demo-md-0-abcde"))
 	g.Expect(body["resourceIdentifier"]).To(Equal("plan-small"))
 	g.Expect(body["osIdentifier"]).To(Equal("os-ubuntu"))
 	g.Expect(body["dcIdentifier"]).To(Equal("dc-1"))
@@ -306,9 +306,9 @@ func TestGetVMStatusAndPending(t *testing.T) {
 	g.Expect(pending).To(HaveLen(1))
 	g.Expect(pending[0].ID).To(Equal(ID("6650f1e2a1b2c3d4e5f60718")))
 	g.Expect(pending[0].Data.ProjectID).To(Equal(ID("55")))
-	g.Expect(pending[0].Data.Tags).To(Equal([]String{"capv-cluster-demo"}))
-	g.Expect(FindPendingVMsByHostname(pending, "capv-demo-md-0-FGHIJ")).To(HaveLen(1))
-	g.Expect(FindPendingVMsByHostname(pending, "capv-demo-md-0")).To(BeEmpty())
+	g.Expect(pending[0].Data.Tags).To(Equal([]String{"capvpsie-cluster-demo"}))
+	g.Expect(FindPendingVMsByHostname(pending, "capvpsie-demo-md-0-FGHIJ")).To(HaveLen(1))
+	g.Expect(FindPendingVMsByHostname(pending, "capvpsie-demo-md-0")).To(BeEmpty())
 }
 
 func TestVMIsUp(t *testing.T) {
@@ -344,10 +344,10 @@ func TestVMIsUp(t *testing.T) {
 
 func TestFindVMsByHostname(t *testing.T) {
 	g := NewWithT(t)
-	vms := []VM{{Hostname: "capv-a"}, {Hostname: "CAPV-B"}, {Hostname: "capv-b"}, {Hostname: "capv-bb"}}
-	g.Expect(FindVMsByHostname(vms, "capv-b")).To(HaveLen(2))
-	g.Expect(FindVMsByHostname(vms, "Capv-A")).To(Equal([]VM{{Hostname: "capv-a"}}))
-	g.Expect(FindVMsByHostname(vms, "capv")).To(BeEmpty())
+	vms := []VM{{Hostname: "capvpsie-a"}, {Hostname: "CAPVPSIE-B"}, {Hostname: "capvpsie-b"}, {Hostname: "capvpsie-bb"}}
+	g.Expect(FindVMsByHostname(vms, "capvpsie-b")).To(HaveLen(2))
+	g.Expect(FindVMsByHostname(vms, "Capvpsie-A")).To(Equal([]VM{{Hostname: "capvpsie-a"}}))
+	g.Expect(FindVMsByHostname(vms, "capvpsie")).To(BeEmpty())
 	g.Expect(FindVMsByHostname(nil, "x")).To(BeEmpty())
 }
 

@@ -85,8 +85,8 @@ func badFirewalls() []badObject {
 		r.Name = "HTTPS"
 	}))), "lower-case letters, digits and '-'")...)
 	add(clusterSpecRows("rule name of the provider's own", "firewall.rules[0].name", firewall(rule(with(func(r *infrav1.FirewallRuleSpec) {
-		r.Name = "capv-ssh"
-	}))), "names starting with capv- are the provider's own rules")...)
+		r.Name = "capvpsie-ssh"
+	}))), "names starting with capvpsie- are the provider's own rules")...)
 	add(clusterSpecRows("rule port range written VPSie's way", "firewall.rules[0].ports", firewall(rule(with(func(r *infrav1.FirewallRuleSpec) {
 		r.Ports = "8000:8100"
 	}))), `a range such as "8000-8100"`)...)

@@ -240,7 +240,7 @@ func badObjects() []badObject {
 		"cidr must be inside a private range (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)")...)
 	add(clusterSpecRows("VPC id with a space", "network.vpc.id", vpc(infrav1.VPCSpec{ID: "vpc 12"}),
 		"id must be the id of an existing VPSie VPC", identifierHint)...)
-	add(clusterSpecRows("VPC name with a newline", "network.vpc.name", vpc(infrav1.VPCSpec{CIDR: "10.42.0.0/16", Name: "capv\nrm -rf"}),
+	add(clusterSpecRows("VPC name with a newline", "network.vpc.name", vpc(infrav1.VPCSpec{CIDR: "10.42.0.0/16", Name: "capvpsie\nrm -rf"}),
 		"name "+controlHint)...)
 
 	// SSH keys and tags of the cluster.

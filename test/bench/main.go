@@ -206,7 +206,7 @@ func runParts(s settings) ([]design, []memoryStep, error) {
 // runChild runs this program again for one part and decodes what it wrote into result. The child reaches the
 // schedule through two pipes, its file descriptors 3 and 4.
 func runChild(part string, sched *schedule, designPart bool, result any) error {
-	dir, err := os.MkdirTemp("", "capv-bench-")
+	dir, err := os.MkdirTemp("", "capvpsie-bench-")
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ package e2e
 // Cluster API's core controllers and webhooks, run in-process on a manager of their own, wired as
 // sigs.k8s.io/cluster-api/core/main.go (v1.14.2) wires them with the ClusterTopology feature gate on (the
 // ClusterClass and topology reconcilers run), minus what the scenarios do not use (the Runtime SDK,
-// MachinePools, ClusterResourceSets, the CRD migrator); and the kubeadm bootstrap provider (CABPK) on another
+// MachinePools, the CRD migrator); and the kubeadm bootstrap provider (CABPK) on another
 // manager, as its own binary would run. The KubeadmControlPlane provider runs as its own binary (kcp.go).
 //
 // Why in-process rather than the core manager binary: the binary would need its own serving certificate and
@@ -34,6 +34,7 @@ import (
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/rest"
@@ -57,6 +58,8 @@ import (
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
 	"sigs.k8s.io/cluster-api/core/reconcilers/cluster"
 	"sigs.k8s.io/cluster-api/core/reconcilers/clusterclass"
+	"sigs.k8s.io/cluster-api/core/reconcilers/clusterresourceset"
+	"sigs.k8s.io/cluster-api/core/reconcilers/clusterresourcesetbinding"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machine"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machinedeployment"
 	"sigs.k8s.io/cluster-api/core/reconcilers/machinehealthcheck"
@@ -69,6 +72,7 @@ import (
 	"sigs.k8s.io/cluster-api/feature"
 	"sigs.k8s.io/cluster-api/util/index"
 	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -176,7 +180,40 @@ func setupCAPIReconcilers(ctx context.Context, mgr ctrl.Manager, cc clustercache
 	}).SetupWithManager(ctx, mgr, concurrency(10)); err != nil {
 		return fmt.Errorf("machinehealthcheck controller: %w", err)
 	}
+	if err := setupClusterResourceSetReconcilers(ctx, mgr, cc); err != nil {
+		return err
+	}
 	return setupTopologyReconcilers(ctx, mgr, cc)
+}
+
+// setupClusterResourceSetReconcilers are the ClusterResourceSet reconcilers, which apply the flavors' CNI to
+// the workload cluster. As core/main.go wires them, they watch Secrets (resources of a set) through a cache of
+// Secret metadata of its own, without the cluster-name label selector of the manager's cache.
+func setupClusterResourceSetReconcilers(ctx context.Context, mgr ctrl.Manager, cc clustercache.ClusterCache) error {
+	partialSecretCache, err := ctrlcache.New(mgr.GetConfig(), ctrlcache.Options{
+		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(),
+		DefaultTransform: func(in any) (any, error) {
+			if obj, ok := in.(*metav1.PartialObjectMetadata); ok {
+				obj.SetManagedFields(nil)
+			}
+			return in, nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("cache of Secret metadata: %w", err)
+	}
+	if err := mgr.Add(partialSecretCache); err != nil {
+		return err
+	}
+	if err := (&clusterresourceset.Reconciler{
+		Client: mgr.GetClient(), ClusterCache: cc,
+	}).SetupWithManager(ctx, mgr, concurrency(10), partialSecretCache); err != nil {
+		return fmt.Errorf("clusterresourceset controller: %w", err)
+	}
+	if err := (&clusterresourcesetbinding.Reconciler{Client: mgr.GetClient()}).SetupWithManager(ctx, mgr, concurrency(10)); err != nil {
+		return fmt.Errorf("clusterresourcesetbinding controller: %w", err)
+	}
+	return nil
 }
 
 // setupTopologyReconcilers are the ClusterClass and managed-topology reconcilers (no Runtime SDK: no hooks).

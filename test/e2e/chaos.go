@@ -370,7 +370,7 @@ func topRoutes(reqs []SimRequest, n int) string {
 func writeArtifacts(dir string, seed int64, reqs []SimRequest, output []byte, state vpsiesim.State) (string, error) {
 	if dir == "" {
 		var err error
-		if dir, err = os.MkdirTemp("", fmt.Sprintf("capv-chaos-%d-", seed)); err != nil {
+		if dir, err = os.MkdirTemp("", fmt.Sprintf("capvpsie-chaos-%d-", seed)); err != nil {
 			return "", err
 		}
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {

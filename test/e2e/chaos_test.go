@@ -104,8 +104,8 @@ func chaosFlags(window time.Duration) []string {
 // CHAOS_SEED=<n> replays a kill and token-expiry schedule (the simulator's own fault draws depend on the
 // order concurrent requests arrive in, so they differ between runs).
 func TestChaos(t *testing.T) {
-	if os.Getenv("CAPV_E2E_CHAOS") == "0" {
-		t.Skip("CAPV_E2E_CHAOS=0 skips the chaos scenario")
+	if os.Getenv("CAPVPSIE_E2E_CHAOS") == "0" {
+		t.Skip("CAPVPSIE_E2E_CHAOS=0 skips the chaos scenario")
 	}
 	seed := chaosSeed()
 	fmt.Printf("chaos: seed=%d (CHAOS_SEED=%d replays the kill and token-expiry schedule)\n", seed, seed)

@@ -122,7 +122,7 @@ func Start(opts Options) (h *Harness, err error) {
 			h = nil
 		}
 	}()
-	if h.WorkDir, err = os.MkdirTemp("", "capv-e2e-"); err != nil {
+	if h.WorkDir, err = os.MkdirTemp("", "capvpsie-e2e-"); err != nil {
 		return h, err
 	}
 

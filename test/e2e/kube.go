@@ -36,7 +36,7 @@ import (
 
 // kwokManagedLabel marks the Nodes kwok plays the kubelet of. The harness sets it once a Node's capacity and
 // addresses are reported, and takes it off when the server is gone, so that kwok stops heartbeating it.
-const kwokManagedLabel = "e2e.capv/kwok"
+const kwokManagedLabel = "e2e.capvpsie/kwok"
 
 // kwokVersion is the kwok that hack/e2e-tools/go.mod pins: hack/kube-assets.sh names the binary and its
 // stages after it.

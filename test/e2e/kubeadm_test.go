@@ -66,7 +66,7 @@ func TestKubeadmBootstrapPool(t *testing.T) {
 		s.g.Expect(yaml.Unmarshal([]byte(doc), &cloudConfig)).To(Succeed(), "the cloud-config part parses:\n%s", doc)
 		s.g.Expect(cloudConfig).To(HaveKey("runcmd"))
 		s.g.Expect(hasJoinConfiguration(doc)).To(BeTrue(), "the kubeadm join configuration is there:\n%s", doc)
-		s.g.Expect(doc).To(ContainSubstring("/usr/local/bin/capv-install-kubernetes.sh"), "the flavor's install script")
+		s.g.Expect(doc).To(ContainSubstring("/usr/local/bin/capvpsie-install-kubernetes.sh"), "the flavor's install script")
 		for _, tok := range bootstrapTokenPattern.FindAllString(doc, -1) {
 			tokens[tok] = true
 		}

@@ -240,7 +240,7 @@ func (p *Provider) LogTail(lines int) string { return tail(p.LogPath, lines) }
 
 // installProviderWebhooks installs config/webhook/manifests.yaml, pointed at the provider process.
 func (h *Harness) installProviderWebhooks() error {
-	return h.installWebhooks(filepath.Join(envtest.ProviderWebhookPath(), "manifests.yaml"), "capv-",
+	return h.installWebhooks(filepath.Join(envtest.ProviderWebhookPath(), "manifests.yaml"), "capvpsie-",
 		fmt.Sprintf("https://127.0.0.1:%d", h.Provider.WebhookPort))
 }
 

@@ -30,7 +30,7 @@ import (
 // ProviderUser is who the provider's manager is to the API server in the e2e suite: a user with nothing but
 // the ClusterRole of config/rbac/role.yaml, the one a release installs. A permission the code needs and the
 // manifests lack fails the suite, as it would fail a real installation.
-const ProviderUser = "capv-e2e-manager"
+const ProviderUser = "capvpsie-e2e-manager"
 
 // providerKubeConfig binds the provider's generated ClusterRole to ProviderUser and returns a kubeconfig that
 // authenticates as that user.
@@ -43,7 +43,7 @@ func (h *Harness) providerKubeConfig(ctx context.Context) ([]byte, error) {
 	if err := yaml.UnmarshalStrict(raw, role); err != nil {
 		return nil, fmt.Errorf("config/rbac/role.yaml: %w", err)
 	}
-	role.Name = "capv-e2e-" + role.Name
+	role.Name = "capvpsie-e2e-" + role.Name
 	binding := &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},

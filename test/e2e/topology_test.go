@@ -24,8 +24,11 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	addonsv1 "sigs.k8s.io/cluster-api/api/addons/v1beta2"
 	controlplanev1 "sigs.k8s.io/cluster-api/api/controlplane/kubeadm/v1beta2"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/util/conditions"
@@ -59,6 +62,7 @@ func TestKubeadmControlPlaneFromTheDefaultFlavor(t *testing.T) {
 	}
 	s.expectPlans(c, machines)
 	network := s.expectPrivateAndFirewalled(c, machines)
+	s.expectCNIApplied(c)
 
 	kcp := &controlplanev1.KubeadmControlPlane{}
 	s.g.Eventually(func(g Gomega) {
@@ -85,6 +89,7 @@ func TestClusterClassTopology(t *testing.T) {
 	c, err := h.CreateFlavorCluster(s.ctx, s.ns, "topo", "clusterclass-vpsie.yaml", "cluster-template-topology.yaml")
 	s.g.Expect(err).NotTo(HaveOccurred())
 	network := s.expectPrivateAndFirewalled(c, s.waitRunning(c, nil, 3))
+	s.expectCNIApplied(c)
 
 	for _, workers := range []int32{3, 1} {
 		cluster := &clusterv1.Cluster{}
@@ -103,6 +108,26 @@ func TestClusterClassTopology(t *testing.T) {
 	}
 	s.deleteCluster(c)
 	s.expectNetworkGone(network)
+}
+
+// expectCNIApplied checks that Cluster API's ClusterResourceSet applied the flavor's CNI to the workload
+// cluster: the cluster's ClusterResourceSetBinding reports the flannel ConfigMap applied, and flannel's
+// DaemonSet is in the workload cluster (the local API server, which every cluster of the suite shares), its
+// VXLAN on the kubelet's node IP.
+func (s *scenario) expectCNIApplied(c *Cluster) {
+	s.t.Helper()
+	s.g.Eventually(func(g Gomega) {
+		binding := &addonsv1.ClusterResourceSetBinding{}
+		g.Expect(h.Client.Get(s.ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Name}, binding)).To(Succeed())
+		g.Expect(binding.Spec.Bindings).To(HaveLen(1))
+		g.Expect(binding.Spec.Bindings[0].ClusterResourceSetName).To(Equal(c.Name + "-cni"))
+		g.Expect(binding.Spec.Bindings[0].IsApplied(addonsv1.ResourceRef{Kind: "ConfigMap", Name: c.Name + "-cni-flannel"})).
+			To(BeTrue(), "the flannel ConfigMap is applied to the workload cluster")
+	}, timeoutShort, 250*time.Millisecond).Should(Succeed())
+	ds := &appsv1.DaemonSet{}
+	s.g.Expect(h.Client.Get(s.ctx, client.ObjectKey{Namespace: "kube-flannel", Name: "kube-flannel-ds"}, ds)).To(Succeed())
+	s.g.Expect(ds.Spec.Template.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: "FLANNELD_IFACE",
+		ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.hostIP"}}}))
 }
 
 // clusterNetwork is a cluster's VPC and firewall group in VPSie.

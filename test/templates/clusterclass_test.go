@@ -29,6 +29,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/version"
 )
 
 // clusterClassObjects is templates/clusterclass-vpsie.yaml as clusterctl renders it (it has no variables).
@@ -182,7 +183,7 @@ func checkPointer(obj map[string]any, op, path string) error {
 func TestAutoscalerAddons(t *testing.T) {
 	g := NewWithT(t)
 	ns := newNamespace(t)
-	vars := map[string]string{"CLUSTER_NAME": "capv-test", "NAMESPACE": ns, "CLUSTER_AUTOSCALER_IMAGE": "cluster-autoscaler:v1.34.1"}
+	vars := map[string]string{"CLUSTER_NAME": "capvpsie-test", "NAMESPACE": ns}
 	mgmt := renderYAML(t, filepath.Join("templates", "addons", "cluster-autoscaler", "management-cluster.yaml"), vars)
 	g.Expect(dryRun(mgmt, ns)).To(Succeed())
 	workload := renderYAML(t, filepath.Join("templates", "addons", "cluster-autoscaler", "workload-cluster.yaml"), nil)
@@ -190,9 +191,15 @@ func TestAutoscalerAddons(t *testing.T) {
 
 	dep := find(mgmt, "Deployment")
 	containers, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
+	// The default image: the Kubernetes project's, at a release that resolves v1beta2's infrastructureRef.apiGroup
+	// per kind (kubernetes/autoscaler#9458, first in v1.36.0).
+	image, _, _ := unstructured.NestedString(containers[0].(map[string]any), "image")
+	repo, tag, _ := strings.Cut(image, ":")
+	g.Expect(repo).To(Equal("registry.k8s.io/autoscaling/cluster-autoscaler"))
+	g.Expect(version.MustParseSemantic(tag).AtLeast(version.MustParseSemantic("v1.36.0"))).To(BeTrue(), image)
 	args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
 	g.Expect(args).To(ContainElements("--cloud-provider=clusterapi",
-		"--node-group-auto-discovery=clusterapi:namespace="+ns+",clusterName=capv-test",
+		"--node-group-auto-discovery=clusterapi:namespace="+ns+",clusterName=capvpsie-test",
 		"--enforce-node-group-min-size=true", "--max-node-provision-time=25m"))
 	// Above first boot and the flavors' MachineHealthCheck startup timeout (1200 s).
 	provision, err := time.ParseDuration(strings.TrimPrefix(args[slices.IndexFunc(args, func(a string) bool {
@@ -245,7 +252,7 @@ func TestNodeScriptsAreTheSameEverywhere(t *testing.T) {
 	collect := func(source string, objs []unstructured.Unstructured) {
 		for _, o := range objs {
 			for _, f := range kubeadmFiles(o) {
-				if path := str(f, "path"); strings.HasPrefix(path, "/usr/local/bin/capv-") {
+				if path := str(f, "path"); strings.HasPrefix(path, "/usr/local/bin/capvpsie-") {
 					if scripts[path] == nil {
 						scripts[path] = map[string]string{}
 					}
@@ -258,8 +265,8 @@ func TestNodeScriptsAreTheSameEverywhere(t *testing.T) {
 		collect(flavor, render(t, file, ns))
 	}
 	collect("clusterclass", clusterClassObjects(t))
-	g.Expect(scripts).To(HaveKey("/usr/local/bin/capv-install-kubernetes.sh"))
-	g.Expect(scripts["/usr/local/bin/capv-install-kubernetes.sh"]).To(HaveLen(2*3 + 2))
+	g.Expect(scripts).To(HaveKey("/usr/local/bin/capvpsie-install-kubernetes.sh"))
+	g.Expect(scripts["/usr/local/bin/capvpsie-install-kubernetes.sh"]).To(HaveLen(2*3 + 2))
 	g.Expect(scripts[aptRepositoryScript]).To(HaveLen(2*3+2), "the install script's helper goes with it")
 	g.Expect(scripts).To(HaveKey(privateAddressScript))
 	g.Expect(scripts[privateAddressScript]).To(HaveLen(2*2+2), "default, autoscaler and the ClusterClass: control plane and workers")

@@ -56,6 +56,7 @@ type docVariable struct {
 	Flavors  []string // flavor names, or "all"
 	Default  string   // "" when required; the clusterctl default otherwise (builtins: "flag")
 	Example  string
+	Meaning  string
 	Required bool
 }
 
@@ -64,12 +65,12 @@ func (v docVariable) appliesTo(flavor string) bool {
 }
 
 var (
-	docRow  = regexp.MustCompile("^\\|\\s*`([A-Z0-9_]+)`\\s*\\|([^|]*)\\|([^|]*)\\|([^|]*)\\|")
+	docRow  = regexp.MustCompile("^\\|\\s*`([A-Z0-9_]+)`\\s*\\|([^|]*)\\|([^|]*)\\|([^|]*)\\|(.*)\\|\\s*$")
 	backtik = regexp.MustCompile("`([^`]*)`")
 )
 
 // documentedVariables parses the flavor variables table of docs/getting-started.md: columns Variable,
-// Flavors, Default, Example, then the meaning.
+// Flavors, Default, Example, Meaning.
 func documentedVariables(t *testing.T) map[string]docVariable {
 	t.Helper()
 	f, err := os.Open(filepath.Join(repoRoot(), "docs", "getting-started.md"))
@@ -84,7 +85,7 @@ func documentedVariables(t *testing.T) map[string]docVariable {
 		if m == nil {
 			continue
 		}
-		v := docVariable{Name: m[1]}
+		v := docVariable{Name: m[1], Meaning: strings.TrimSpace(m[5])}
 		for _, fl := range strings.Split(m[2], ",") {
 			v.Flavors = append(v.Flavors, strings.Trim(strings.TrimSpace(fl), "`"))
 		}
@@ -136,7 +137,7 @@ func clusterctl(extraEnv map[string]string, args ...string) (string, error) {
 // with their defaults.
 func listVariables(t *testing.T, file string) (required []string, optional map[string]string) {
 	t.Helper()
-	out, err := clusterctl(nil, "generate", "cluster", "capv-list", "--target-namespace", "default",
+	out, err := clusterctl(nil, "generate", "cluster", "capvpsie-list", "--target-namespace", "default",
 		"--from", filepath.Join("templates", file), "--list-variables")
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +233,7 @@ func renderWith(t *testing.T, file, namespace string, vars map[string]string) []
 	t.Helper()
 	env := exampleEnv(t)
 	maps.Copy(env, vars)
-	out, err := clusterctl(env, "generate", "cluster", "capv-test", "--target-namespace", namespace,
+	out, err := clusterctl(env, "generate", "cluster", "capvpsie-test", "--target-namespace", namespace,
 		"--from", filepath.Join("templates", file), "--kubernetes-version", "v1.34.1",
 		"--control-plane-machine-count", "3", "--worker-machine-count", "2")
 	if err != nil {
@@ -299,7 +300,7 @@ func TestNoCredentialInRenderedYAML(t *testing.T) {
 			for _, v := range append(slices.Collect(maps.Keys(optional)), required...) {
 				g.Expect(v).NotTo(MatchRegexp("PASSWORD|API_KEY|CLIENT_(ID|SECRET)|TOKEN"), "a credential as a variable")
 			}
-			out, err := clusterctl(exampleEnv(t), "generate", "cluster", "capv-test", "--target-namespace", ns,
+			out, err := clusterctl(exampleEnv(t), "generate", "cluster", "capvpsie-test", "--target-namespace", ns,
 				"--from", filepath.Join("templates", file), "--kubernetes-version", "v1.34.1",
 				"--control-plane-machine-count", "1", "--worker-machine-count", "1")
 			g.Expect(err).NotTo(HaveOccurred())
@@ -332,7 +333,7 @@ func TestFlavorsRenderAndPassDryRun(t *testing.T) {
 			g.Expect(kinds).To(HaveKeyWithValue("MachineDeployment", 1))
 			g.Expect(kinds).To(HaveKeyWithValue("MachineHealthCheck", 2), "one for the workers, one for the control plane")
 			cpCheck := objs[slices.IndexFunc(objs, func(o unstructured.Unstructured) bool {
-				return o.GetKind() == "MachineHealthCheck" && o.GetName() == "capv-test-control-plane-unhealthy"
+				return o.GetKind() == "MachineHealthCheck" && o.GetName() == "capvpsie-test-control-plane-unhealthy"
 			})]
 			sel, _, _ := unstructured.NestedStringMap(cpCheck.Object, "spec", "selector", "matchLabels")
 			g.Expect(sel).To(Equal(map[string]string{"cluster.x-k8s.io/control-plane": ""}))
@@ -351,7 +352,7 @@ func TestFlavorsRenderAndPassDryRun(t *testing.T) {
 				labels, _, _ := unstructured.NestedStringMap(md.Object, "spec", "template", "metadata", "labels")
 				g.Expect(md.GetAnnotations()).To(HaveKeyWithValue("capacity.cluster-autoscaler.kubernetes.io/labels",
 					"node.cluster.x-k8s.io/pool="+labels["node.cluster.x-k8s.io/pool"]))
-				g.Expect(labels["node.cluster.x-k8s.io/pool"]).To(Equal("capv-test-md-0"))
+				g.Expect(labels["node.cluster.x-k8s.io/pool"]).To(Equal("capvpsie-test-md-0"))
 				g.Expect(md.GetAnnotations()).To(HaveKeyWithValue("cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size", "5"))
 			} else {
 				g.Expect(hasReplicas).To(BeTrue())

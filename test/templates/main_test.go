@@ -54,7 +54,7 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	var err error
-	workDir, err = os.MkdirTemp("", "capv-templates-")
+	workDir, err = os.MkdirTemp("", "capvpsie-templates-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -30,9 +30,9 @@ import (
 
 // The node scripts the flavors ship.
 const (
-	privateAddressScript = "/usr/local/bin/capv-use-private-address"
-	installScript        = "/usr/local/bin/capv-install-kubernetes.sh"
-	aptRepositoryScript  = "/usr/local/bin/capv-kubernetes-apt-repository"
+	privateAddressScript = "/usr/local/bin/capvpsie-use-private-address"
+	installScript        = "/usr/local/bin/capvpsie-install-kubernetes.sh"
+	aptRepositoryScript  = "/usr/local/bin/capvpsie-kubernetes-apt-repository"
 )
 
 // TestFlavorsPutNodesOnTheVPC: the default and autoscaler flavors create a VPC and the firewall group, tell every
@@ -63,7 +63,7 @@ func TestFlavorsPutNodesOnTheVPC(t *testing.T) {
 						g.Expect(enabled).To(Equal(tc.firewall))
 					case "VPSieMachineTemplate":
 						public, found, _ := unstructured.NestedBool(o.Object, "spec", "template", "spec", "publicIPv4")
-						if o.GetName() == "capv-test-md-0" {
+						if o.GetName() == "capvpsie-test-md-0" {
 							g.Expect(found).To(BeTrue())
 							g.Expect(public).To(Equal(tc.workerPublic))
 						} else {
@@ -72,11 +72,11 @@ func TestFlavorsPutNodesOnTheVPC(t *testing.T) {
 					case "KubeadmControlPlane", "KubeadmConfigTemplate":
 						kubeadmConfigs++
 						files := kubeadmFiles(o)
-						g.Expect(files).To(ContainElement(SatisfyAll(HaveKeyWithValue("path", "/etc/capv/vpc-cidr"),
+						g.Expect(files).To(ContainElement(SatisfyAll(HaveKeyWithValue("path", "/etc/capvpsie/vpc-cidr"),
 							HaveKeyWithValue("content", tc.cidr))), o.GetKind())
 						g.Expect(files).To(ContainElement(HaveKeyWithValue("path", privateAddressScript)))
 						commands := preKubeadmCommands(o)
-						install := slices.Index(commands, "/usr/local/bin/capv-install-kubernetes.sh")
+						install := slices.Index(commands, "/usr/local/bin/capvpsie-install-kubernetes.sh")
 						g.Expect(install).To(BeNumerically(">=", 0))
 						g.Expect(slices.Index(commands, privateAddressScript)).To(Equal(install+1),
 							"%s: the private address is set after the install (the kubelet's defaults file) and before kubeadm", o.GetKind())
@@ -118,7 +118,7 @@ func TestInstallScriptFindsItsPackages(t *testing.T) {
 	g := NewWithT(t)
 	for _, o := range render(t, flavors["default"], newNamespace(t)) {
 		for _, f := range kubeadmFiles(o) {
-			if str(f, "path") == "/etc/capv/kubernetes-apt-repository" {
+			if str(f, "path") == "/etc/capvpsie/kubernetes-apt-repository" {
 				g.Expect(str(f, "content")).To(Equal("pkgs.k8s.io"), "the default: the community repository")
 			}
 		}
@@ -126,11 +126,11 @@ func TestInstallScriptFindsItsPackages(t *testing.T) {
 	install := flavorScript(t, installScript)
 	g.Expect(install).To(ContainSubstring(`DPkg::Lock::Timeout "600"`))
 	g.Expect(install).To(ContainSubstring("systemctl stop apt-daily.timer apt-daily-upgrade.timer"))
-	g.Expect(install).To(ContainSubstring(aptRepositoryScript + " > /run/capv-kubernetes-apt-repository"))
-	g.Expect(install).NotTo(ContainSubstring("< /etc/capv/kubernetes-apt-repository"), "the repository comes from the helper")
+	g.Expect(install).To(ContainSubstring(aptRepositoryScript + " > /run/capvpsie-kubernetes-apt-repository"))
+	g.Expect(install).NotTo(ContainSubstring("< /etc/capvpsie/kubernetes-apt-repository"), "the repository comes from the helper")
 
 	dir := t.TempDir()
-	helper := filepath.Join(dir, "capv-kubernetes-apt-repository")
+	helper := filepath.Join(dir, "capvpsie-kubernetes-apt-repository")
 	g.Expect(os.WriteFile(helper, []byte(flavorScript(t, aptRepositoryScript)), 0o755)).To(Succeed())
 	for _, tc := range []struct {
 		name, version, repository, want, fails string
@@ -146,12 +146,12 @@ func TestInstallScriptFindsItsPackages(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
 			root := filepath.Join(dir, tc.name)
-			g.Expect(os.MkdirAll(filepath.Join(root, "etc", "capv"), 0o755)).To(Succeed())
+			g.Expect(os.MkdirAll(filepath.Join(root, "etc", "capvpsie"), 0o755)).To(Succeed())
 			unescape := func(s string) []byte { return []byte(strings.ReplaceAll(s, `\n`, "\n")) }
-			g.Expect(os.WriteFile(filepath.Join(root, "etc", "capv", "kubernetes-version"), unescape(tc.version), 0o644)).To(Succeed())
-			g.Expect(os.WriteFile(filepath.Join(root, "etc", "capv", "kubernetes-apt-repository"), unescape(tc.repository), 0o644)).To(Succeed())
+			g.Expect(os.WriteFile(filepath.Join(root, "etc", "capvpsie", "kubernetes-version"), unescape(tc.version), 0o644)).To(Succeed())
+			g.Expect(os.WriteFile(filepath.Join(root, "etc", "capvpsie", "kubernetes-apt-repository"), unescape(tc.repository), 0o644)).To(Succeed())
 			cmd := exec.Command("python3", helper)
-			cmd.Env = []string{"CAPV_ROOT=" + root, "PATH=" + os.Getenv("PATH")}
+			cmd.Env = []string{"CAPVPSIE_ROOT=" + root, "PATH=" + os.Getenv("PATH")}
 			out, err := cmd.CombinedOutput()
 			if tc.fails != "" {
 				g.Expect(err).To(HaveOccurred())
@@ -180,7 +180,7 @@ func TestPrivateAddressScript(t *testing.T) {
 	}
 	g.Expect(script).NotTo(BeEmpty())
 	dir := t.TempDir()
-	scriptFile := filepath.Join(dir, "capv-use-private-address")
+	scriptFile := filepath.Join(dir, "capvpsie-use-private-address")
 	g.Expect(os.WriteFile(scriptFile, []byte(script), 0o755)).To(Succeed())
 
 	// ip -j -4 addr show, as iproute2 prints it: the public interface, then the VPC's.
@@ -194,7 +194,7 @@ func TestPrivateAddressScript(t *testing.T) {
 
 	run := func(root string, env ...string) (string, error) {
 		cmd := exec.Command("python3", scriptFile)
-		cmd.Env = append([]string{"PATH=" + bin + ":" + os.Getenv("PATH"), "CAPV_ROOT=" + root}, env...)
+		cmd.Env = append([]string{"PATH=" + bin + ":" + os.Getenv("PATH"), "CAPVPSIE_ROOT=" + root}, env...)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
@@ -210,7 +210,7 @@ func TestPrivateAddressScript(t *testing.T) {
 	}
 
 	root := filepath.Join(dir, "node")
-	write(root, "etc/capv/vpc-cidr", "10.42.0.0/16\n")
+	write(root, "etc/capvpsie/vpc-cidr", "10.42.0.0/16\n")
 	write(root, "run/kubeadm/kubeadm.yaml", `apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 controlPlaneEndpoint: 203.0.113.9:6443
@@ -237,7 +237,7 @@ nodeRegistration:
 
 	// A worker's join configuration has no controlPlane: it gets only the kubelet's node IP.
 	worker := filepath.Join(dir, "worker")
-	write(worker, "etc/capv/vpc-cidr", "10.42.0.0/16")
+	write(worker, "etc/capvpsie/vpc-cidr", "10.42.0.0/16")
 	write(worker, "run/kubeadm/kubeadm-join-config.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\n")
 	out, err = run(worker)
 	g.Expect(err).NotTo(HaveOccurred(), out)
@@ -253,8 +253,8 @@ nodeRegistration:
 
 	// No address in the range (the server never joined the VPC): a failure that says so.
 	lost := filepath.Join(dir, "lost")
-	write(lost, "etc/capv/vpc-cidr", "10.99.0.0/16")
-	out, err = run(lost, "CAPV_WAIT_SECONDS=0")
+	write(lost, "etc/capvpsie/vpc-cidr", "10.99.0.0/16")
+	out, err = run(lost, "CAPVPSIE_WAIT_SECONDS=0")
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(out).To(ContainSubstring("no address in the VPC range 10.99.0.0/16 after 0 s"))
 }

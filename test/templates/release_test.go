@@ -19,9 +19,11 @@ package templates
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -60,16 +62,16 @@ func releaseManifests(t *testing.T) string {
 }
 
 // TestReleaseManifests checks out/ as `make release-manifests` writes it: the components clusterctl installs
-// (one Namespace, the container named manager, the provider label on everything, cert-manager certificates
-// for the webhooks, the ClusterRole aggregated into Cluster API's manager, the image as a variable), the
-// metadata, the flavors and the local clusterctl repository.
+// (one Namespace, every name with the provider's prefix, the container named manager, the provider label on
+// everything, cert-manager certificates for the webhooks, the ClusterRole aggregated into Cluster API's
+// manager, the image as a variable), the metadata, the flavors and the local clusterctl repository.
 func TestReleaseManifests(t *testing.T) {
 	g := NewWithT(t)
 	out := releaseManifests(t)
 
 	raw, err := os.ReadFile(filepath.Join(out, "infrastructure-components.yaml"))
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(string(raw)).To(ContainSubstring("image: ${CAPV_IMAGE:=ghcr.io/vpsieinc/cluster-api-provider-vpsie:" + releaseVersion + "}"))
+	g.Expect(string(raw)).To(ContainSubstring("image: ${CAPVPSIE_IMAGE:=ghcr.io/vpsieinc/cluster-api-provider-vpsie:" + releaseVersion + "}"))
 	// Every variable of the components has a default: `clusterctl init` needs none set (an empty default
 	// counts as none for clusterctl).
 	_, err = yamlprocessor.NewSimpleProcessor().Process(raw, func(name string) (string, error) {
@@ -84,11 +86,19 @@ func TestReleaseManifests(t *testing.T) {
 		g.Expect(o.GetLabels()).To(HaveKeyWithValue(providerLabel, "infrastructure-vpsie"), "%s %s", o.GetKind(), o.GetName())
 		kinds[o.GetKind()] = append(kinds[o.GetKind()], o)
 		if o.GetNamespace() != "" {
-			g.Expect(o.GetNamespace()).To(Equal("capv-system"), "%s %s", o.GetKind(), o.GetName())
+			g.Expect(o.GetNamespace()).To(Equal("capvpsie-system"), "%s %s", o.GetKind(), o.GetName())
 		}
 	}
 	g.Expect(kinds["Namespace"]).To(HaveLen(1))
-	g.Expect(kinds["Namespace"][0].GetName()).To(Equal("capv-system"))
+	g.Expect(kinds["Namespace"][0].GetName()).To(Equal("capvpsie-system"))
+	// Cluster-wide names are shared by every provider installed in the management cluster: all of ours carry
+	// the provider's own prefix (the vSphere provider's "capv-" would have its ClusterRole, bindings and webhook
+	// configurations overwrite ours). CRDs are named by their group and kind.
+	for _, o := range objs {
+		if o.GetKind() != "CustomResourceDefinition" {
+			g.Expect(o.GetName()).To(HavePrefix("capvpsie-"), "%s %s", o.GetKind(), o.GetName())
+		}
+	}
 
 	var crdNames []string
 	for _, crd := range kinds["CustomResourceDefinition"] {
@@ -109,14 +119,14 @@ func TestReleaseManifests(t *testing.T) {
 	g.Expect(kinds["Certificate"]).To(HaveLen(1))
 	g.Expect(kinds["Issuer"]).To(HaveLen(1))
 	dns, _, _ := unstructured.NestedStringSlice(kinds["Certificate"][0].Object, "spec", "dnsNames")
-	g.Expect(dns).To(ContainElement("capv-webhook-service.capv-system.svc"))
+	g.Expect(dns).To(ContainElement("capvpsie-webhook-service.capvpsie-system.svc"))
 	for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
 		g.Expect(kinds[kind]).To(HaveLen(1))
-		g.Expect(kinds[kind][0].GetAnnotations()).To(HaveKeyWithValue("cert-manager.io/inject-ca-from", "capv-system/capv-serving-cert"))
+		g.Expect(kinds[kind][0].GetAnnotations()).To(HaveKeyWithValue("cert-manager.io/inject-ca-from", "capvpsie-system/capvpsie-serving-cert"))
 		hooks, _, _ := unstructured.NestedSlice(kinds[kind][0].Object, "webhooks")
 		for _, h := range hooks {
-			g.Expect(str(h.(map[string]any), "clientConfig", "service", "name")).To(Equal("capv-webhook-service"))
-			g.Expect(str(h.(map[string]any), "clientConfig", "service", "namespace")).To(Equal("capv-system"))
+			g.Expect(str(h.(map[string]any), "clientConfig", "service", "name")).To(Equal("capvpsie-webhook-service"))
+			g.Expect(str(h.(map[string]any), "clientConfig", "service", "namespace")).To(Equal("capvpsie-system"))
 		}
 	}
 	aggregated := 0
@@ -131,6 +141,15 @@ func TestReleaseManifests(t *testing.T) {
 	for _, f := range []string{"metadata.yaml", "cluster-template.yaml", "cluster-template-autoscaler.yaml",
 		"cluster-template-topology.yaml", "cluster-template-without-lb.yaml", "clusterclass-vpsie.yaml", "clusterctl.yaml"} {
 		g.Expect(filepath.Join(out, f)).To(BeAnExistingFile())
+	}
+	// Nothing released names a thing with the vSphere provider's prefix: not the components' objects, metrics or
+	// variables, not the flavors' tags, files or scripts on the nodes.
+	released, err := filepath.Glob(filepath.Join(out, "*.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, f := range released {
+		b, err := os.ReadFile(f)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(string(b)).NotTo(MatchRegexp(`(?i)\bcapv[-_/]`), filepath.Base(f))
 	}
 	repo := filepath.Join(out, "repo", "infrastructure-vpsie", releaseVersion)
 	for _, f := range []string{"infrastructure-components.yaml", "metadata.yaml", "cluster-template.yaml", "clusterclass-vpsie.yaml"} {
@@ -193,16 +212,16 @@ func TestClusterctlInit(t *testing.T) {
 	g.Expect(series.Contract).To(Equal("v1beta2"))
 
 	// clusterctl accepts only fully qualified image names (with a registry): the release's default is the image
-	// the release workflow publishes, so `clusterctl init` needs no CAPV_IMAGE; CAPV_IMAGE still overrides it.
+	// the release workflow publishes, so `clusterctl init` needs no CAPVPSIE_IMAGE; CAPVPSIE_IMAGE still overrides it.
 	comps, err := repo.Components().Get(ctx, repository.ComponentsOptions{Version: releaseVersion})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(comps.Images()).To(ConsistOf("ghcr.io/vpsieinc/cluster-api-provider-vpsie:" + releaseVersion))
 	image := "localhost/vpsieinc/cluster-api-provider-vpsie:" + releaseVersion
-	t.Setenv("CAPV_IMAGE", image)
+	t.Setenv("CAPVPSIE_IMAGE", image)
 	comps, err = repo.Components().Get(ctx, repository.ComponentsOptions{Version: releaseVersion})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(comps.TargetNamespace()).To(Equal("capv-system"))
-	g.Expect(comps.Variables()).To(ContainElements("CAPV_IMAGE", "CAPV_DIAGNOSTICS_ADDRESS", "CAPV_INSECURE_DIAGNOSTICS"))
+	g.Expect(comps.TargetNamespace()).To(Equal("capvpsie-system"))
+	g.Expect(comps.Variables()).To(ContainElements("CAPVPSIE_IMAGE", "CAPVPSIE_DIAGNOSTICS_ADDRESS", "CAPVPSIE_INSECURE_DIAGNOSTICS"))
 	g.Expect(comps.Images()).To(ConsistOf(image))
 	for _, o := range comps.Objs() {
 		g.Expect(o.GetLabels()).To(HaveKeyWithValue("clusterctl.cluster.x-k8s.io", ""), "%s %s", o.GetKind(), o.GetName())
@@ -258,7 +277,7 @@ func TestGenerateFromLocalRepository(t *testing.T) {
 	for flavor := range flavors {
 		t.Run(flavor, func(t *testing.T) {
 			g := NewWithT(t)
-			args := []string{"generate", "cluster", "capv-repo", "--config", filepath.Join(out, "clusterctl.yaml"),
+			args := []string{"generate", "cluster", "capvpsie-repo", "--config", filepath.Join(out, "clusterctl.yaml"),
 				"--infrastructure", "vpsie:" + releaseVersion, "--target-namespace", "default",
 				"--kubernetes-version", "v1.34.1", "--worker-machine-count", "1"}
 			if flavor != "default" {
@@ -291,5 +310,60 @@ func TestClusterctlConfigNamesTheReleases(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(string(workflow)).To(SatisfyAll(ContainSubstring("out/infrastructure-components.yaml"),
 		ContainSubstring("out/metadata.yaml"), ContainSubstring("out/cluster-template*.yaml"),
-		ContainSubstring(`-push "$IMAGE:$TAG"`), ContainSubstring("IMAGE: ghcr.io/vpsieinc/cluster-api-provider-vpsie")))
+		ContainSubstring(`-push "$IMAGE:$TAG"`), ContainSubstring("IMAGE: ghcr.io/vpsieinc/cluster-api-provider-vpsie"),
+		ContainSubstring(`--notes-file "docs/release-notes/$TAG.md"`)))
+}
+
+// TestReleaseNotesNameTheRename: the release notes the workflow prepends to GitHub's tell users of the prefix
+// change (vSphere's capv to capvpsie), for every name it touched.
+func TestReleaseNotesNameTheRename(t *testing.T) {
+	g := NewWithT(t)
+	notes, err := os.ReadFile(filepath.Join(repoRoot(), "docs", "release-notes", releaseVersion+".md"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(notes)).To(SatisfyAll(ContainSubstring("`capv-system`"), ContainSubstring("`capvpsie-system`"),
+		ContainSubstring("`capvpsie_*`"), ContainSubstring("`capvpsie-managed`"), ContainSubstring("`CAPVPSIE_*`")))
+}
+
+// TestReadmeUseOnRealVPSie: the README's "Use on real VPSie" commands set exactly the variables the default
+// flavor requires, and those are VPSie identifiers only: everything else (package source, network, firewall,
+// CNI, credentials Secret, image) has a default. Builtins come from clusterctl's flags (the Kubernetes version).
+func TestReadmeUseOnRealVPSie(t *testing.T) {
+	g := NewWithT(t)
+	readme, err := os.ReadFile(filepath.Join(repoRoot(), "README.md"))
+	g.Expect(err).NotTo(HaveOccurred())
+	_, section, ok := strings.Cut(string(readme), "\n## Use on real VPSie\n")
+	g.Expect(ok).To(BeTrue())
+	_, block, ok := strings.Cut(section, "```sh\n")
+	g.Expect(ok).To(BeTrue())
+	block, _, _ = strings.Cut(block, "```")
+	script := strings.ReplaceAll(block, "\\\n", " ")
+
+	assignment := regexp.MustCompile(`^[A-Z][A-Z0-9_]*=`)
+	set := map[string]bool{}
+	for _, line := range strings.Split(script, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) > 0 && fields[0] == "export" {
+			fields = fields[1:]
+		}
+		for _, f := range fields {
+			if !assignment.MatchString(f) {
+				break
+			}
+			set[strings.SplitN(f, "=", 2)[0]] = true
+		}
+	}
+	required, _ := listVariables(t, flavors["default"])
+	var want []string
+	for _, v := range required {
+		if !slices.Contains(builtinVariables, v) {
+			want = append(want, v)
+		}
+	}
+	g.Expect(slices.Sorted(maps.Keys(set))).To(ConsistOf(want), "the README sets what the default flavor requires, no more")
+	docs := documentedVariables(t)
+	for v := range set {
+		g.Expect(v).To(HavePrefix("VPSIE_"))
+		g.Expect(docs[v].Meaning).To(ContainSubstring("identifier"), "%s is a VPSie identifier", v)
+	}
+	g.Expect(script).To(ContainSubstring("--kubernetes-version"))
 }

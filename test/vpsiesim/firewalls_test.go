@@ -46,7 +46,7 @@ func TestFirewallGroupLifecycle(t *testing.T) {
 	a := newAPI(t, srv.URL)
 	srv.SetFaults(vpsiesim.Faults{ListLag: 300 * time.Millisecond})
 
-	create := map[string]any{"groupName": "capv-demo-fw", "rules": []any{
+	create := map[string]any{"groupName": "capvpsie-demo-fw", "rules": []any{
 		apiRule("in", "6443", "api server", "0.0.0.0/0"),
 		apiRule("in", "30000:32767", "Custom", "10.42.0.7/16"),
 		apiRule("in", "22", "Custom", "192.0.2.10"),
@@ -54,9 +54,9 @@ func TestFirewallGroupLifecycle(t *testing.T) {
 	r := a.post("/apps/v2/firewall/create/group", create)
 	g.Expect(r.ok()).To(BeTrue(), r.String())
 	g.Expect(r.dataIs("true")).To(BeTrue(), "no id returned")
-	g.Expect(findGroup(a, "capv-demo-fw")).To(BeNil(), "the list lags a new group")
-	g.Eventually(func() map[string]any { return findGroup(a, "capv-demo-fw") }, 5*time.Second, 20*time.Millisecond).ShouldNot(BeNil())
-	grp := findGroup(a, "capv-demo-fw")
+	g.Expect(findGroup(a, "capvpsie-demo-fw")).To(BeNil(), "the list lags a new group")
+	g.Eventually(func() map[string]any { return findGroup(a, "capvpsie-demo-fw") }, 5*time.Second, 20*time.Millisecond).ShouldNot(BeNil())
+	grp := findGroup(a, "capvpsie-demo-fw")
 	id := str(grp, "identifier")
 	g.Expect(id).NotTo(BeEmpty())
 	rules := grp["rules"].(map[string]any)
@@ -69,16 +69,16 @@ func TestFirewallGroupLifecycle(t *testing.T) {
 	// What the API refuses.
 	for name, body := range map[string]map[string]any{
 		"a short name":           {"groupName": "fw"},
-		"a rule without comment": {"groupName": "capv-x-fw", "rules": []any{apiRule("in", "80", "")}},
-		"a duplicate comment":    {"groupName": "capv-x-fw", "rules": []any{apiRule("in", "80", "web"), apiRule("in", "443", "web")}},
-		"a port out of range":    {"groupName": "capv-x-fw", "rules": []any{apiRule("in", "70000", "big")}},
-		"a reversed port range":  {"groupName": "capv-x-fw", "rules": []any{apiRule("in", "90:80", "rev")}},
-		"a bad source":           {"groupName": "capv-x-fw", "rules": []any{apiRule("in", "80", "src", "10.0.0.0/33")}},
-		"an unknown direction":   {"groupName": "capv-x-fw", "rules": []any{apiRule("sideways", "80", "dir")}},
+		"a rule without comment": {"groupName": "capvpsie-x-fw", "rules": []any{apiRule("in", "80", "")}},
+		"a duplicate comment":    {"groupName": "capvpsie-x-fw", "rules": []any{apiRule("in", "80", "web"), apiRule("in", "443", "web")}},
+		"a port out of range":    {"groupName": "capvpsie-x-fw", "rules": []any{apiRule("in", "70000", "big")}},
+		"a reversed port range":  {"groupName": "capvpsie-x-fw", "rules": []any{apiRule("in", "90:80", "rev")}},
+		"a bad source":           {"groupName": "capvpsie-x-fw", "rules": []any{apiRule("in", "80", "src", "10.0.0.0/33")}},
+		"an unknown direction":   {"groupName": "capvpsie-x-fw", "rules": []any{apiRule("sideways", "80", "dir")}},
 	} {
 		g.Expect(a.post("/apps/v2/firewall/create/group", body).errorWith(400, "")).To(BeTrue(), name)
 	}
-	g.Expect(a.post("/apps/v2/firewall/create/group", map[string]any{"groupName": "capv-y-fw", "rules": []any{
+	g.Expect(a.post("/apps/v2/firewall/create/group", map[string]any{"groupName": "capvpsie-y-fw", "rules": []any{
 		apiRule("in", "80", "web"), apiRule("out", "80", "web")}}).ok()).To(BeTrue(), "comments are unique per direction")
 
 	// Rules: one replaced by identifier, one added, one deleted.
@@ -116,9 +116,9 @@ func TestFirewallGroupLifecycle(t *testing.T) {
 	g.Expect(a.delete("/apps/v2/firewall/delete/group", map[string]any{"groupId": id,
 		"deleteStatistic": map[string]any{"reason": "test"}}).ok()).To(BeTrue())
 	g.Expect(a.get("/apps/v2/firewall/group/"+id).errorWith(404, "not found")).To(BeTrue())
-	g.Expect(srv.FirewallGroups()).To(ConsistOf(HaveField("Name", "capv-y-fw")))
-	g.Expect(findGroup(a, "capv-demo-fw")).NotTo(BeNil(), "the list lags a deleted group too")
-	g.Eventually(func() map[string]any { return findGroup(a, "capv-demo-fw") }, 5*time.Second, 20*time.Millisecond).Should(BeNil())
+	g.Expect(srv.FirewallGroups()).To(ConsistOf(HaveField("Name", "capvpsie-y-fw")))
+	g.Expect(findGroup(a, "capvpsie-demo-fw")).NotTo(BeNil(), "the list lags a deleted group too")
+	g.Eventually(func() map[string]any { return findGroup(a, "capvpsie-demo-fw") }, 5*time.Second, 20*time.Millisecond).Should(BeNil())
 }
 
 // TestFirewallAttachRace: two groups attached to one server close together fail inside VPSie (ipSetNotCreated);

@@ -309,18 +309,18 @@ func TestSSHKeysScriptsAndTags(t *testing.T) {
 	g.Expect(a.delete("/apps/v2/sshkey", map[string]string{"identifier": keyID}).errorWith(404, "not found")).To(BeTrue())
 	g.Expect(srv.SSHKeys()).To(BeEmpty())
 
-	g.Expect(a.post("/apps/v2/tags/add", map[string]string{"name": "owner:capv", "color": "#ff0000"}).ok()).To(BeTrue())
-	g.Expect(a.post("/apps/v2/tags/add", map[string]string{"name": "owner:capv"}).ok()).To(BeTrue())
+	g.Expect(a.post("/apps/v2/tags/add", map[string]string{"name": "owner:capvpsie", "color": "#ff0000"}).ok()).To(BeTrue())
+	g.Expect(a.post("/apps/v2/tags/add", map[string]string{"name": "owner:capvpsie"}).ok()).To(BeTrue())
 	names := []string{}
 	for _, tg := range a.get("/apps/v2/tags").list() {
 		names = append(names, str(tg, "name"))
 	}
-	g.Expect(names).To(ConsistOf("cluster:demo", "owner:capv"))
-	g.Expect(a.put("/apps/v2/tags/edit", map[string]any{"entity": "vm", "identifier": vm.Identifier, "tags": []string{"owner:capv"}}).ok()).To(BeTrue())
+	g.Expect(names).To(ConsistOf("cluster:demo", "owner:capvpsie"))
+	g.Expect(a.put("/apps/v2/tags/edit", map[string]any{"entity": "vm", "identifier": vm.Identifier, "tags": []string{"owner:capvpsie"}}).ok()).To(BeTrue())
 	g.Expect(a.put("/apps/v2/tags/edit", map[string]any{"entity": "vm", "identifier": "nope", "tags": []string{"x"}}).errorWith(404, "VM not found")).To(BeTrue())
 	g.Expect(a.put("/apps/v2/tags/edit", map[string]any{"entity": "disk", "identifier": vm.Identifier}).errorWith(400, "entity")).To(BeTrue())
 	vm, _ = srv.VM(vm.Identifier)
-	g.Expect(vm.Tags).To(Equal([]string{"owner:capv"}))
+	g.Expect(vm.Tags).To(Equal([]string{"owner:capvpsie"}))
 }
 
 func TestConcurrentUse(t *testing.T) {

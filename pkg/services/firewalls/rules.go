@@ -30,7 +30,7 @@ import (
 
 // RulePrefix starts the names (VPSie comments) of the rules the provider derives from the spec; a user's rule
 // may not use it.
-const RulePrefix = "capv-"
+const RulePrefix = "capvpsie-"
 
 // NodePortRange is Kubernetes' default NodePort range, in VPSie's port syntax.
 const NodePortRange = "30000:32767"

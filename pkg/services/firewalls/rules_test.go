@@ -102,18 +102,18 @@ func TestDesired(t *testing.T) {
 	}
 	rules := byComment(Desired(in))
 	g.Expect(rules).To(HaveLen(10))
-	g.Expect(rules).To(HaveKeyWithValue("in capv-api-from-lb", vpsie.FirewallRule{Action: "ACCEPT", Direction: "in", Proto: "tcp",
-		Dport: "6443", Source: []vpsie.String{"203.0.113.9/32"}, Enable: 1, Comment: "capv-api-from-lb"}))
-	g.Expect(rules["in capv-api"].Source).To(Equal([]vpsie.String{"198.51.100.7/32"}), "duplicates collapse")
-	g.Expect(rules["in capv-vpc-udp"].Source).To(Equal([]vpsie.String{"10.42.0.0/16", "192.168.0.0/16"}))
-	g.Expect(rules["in capv-vpc-icmp"].Dport).To(BeEmpty())
+	g.Expect(rules).To(HaveKeyWithValue("in capvpsie-api-from-lb", vpsie.FirewallRule{Action: "ACCEPT", Direction: "in", Proto: "tcp",
+		Dport: "6443", Source: []vpsie.String{"203.0.113.9/32"}, Enable: 1, Comment: "capvpsie-api-from-lb"}))
+	g.Expect(rules["in capvpsie-api"].Source).To(Equal([]vpsie.String{"198.51.100.7/32"}), "duplicates collapse")
+	g.Expect(rules["in capvpsie-vpc-udp"].Source).To(Equal([]vpsie.String{"10.42.0.0/16", "192.168.0.0/16"}))
+	g.Expect(rules["in capvpsie-vpc-icmp"].Dport).To(BeEmpty())
 	g.Expect(rules["in web"].Dport).To(Equal(vpsie.String("8000:8100")))
 	g.Expect(rules["in ping"].Proto).To(Equal(vpsie.String("icmp")))
 	g.Expect(rules).NotTo(HaveKey("in bad"), "a rule the webhook refuses is never sent")
-	g.Expect(rules).NotTo(HaveKey("in capv-ssh"), "no SSH unless asked for")
-	g.Expect(rules).NotTo(HaveKey("in capv-nodeports-tcp"), "no NodePorts unless asked for")
+	g.Expect(rules).NotTo(HaveKey("in capvpsie-ssh"), "no SSH unless asked for")
+	g.Expect(rules).NotTo(HaveKey("in capvpsie-nodeports-tcp"), "no NodePorts unless asked for")
 	for _, proto := range []string{"tcp", "udp", "icmp"} {
-		g.Expect(rules["out capv-egress-"+proto]).To(SatisfyAll(HaveField("Dest", BeEmpty()), HaveField("Action", vpsie.String("ACCEPT"))))
+		g.Expect(rules["out capvpsie-egress-"+proto]).To(SatisfyAll(HaveField("Dest", BeEmpty()), HaveField("Action", vpsie.String("ACCEPT"))))
 	}
 	for _, r := range rules {
 		if r.Direction == "in" {
@@ -123,7 +123,7 @@ func TestDesired(t *testing.T) {
 
 	// Without a load balancer address the API server is open to its sources only.
 	in.LoadBalancerIP, in.Spec.APIServerSources = "", nil
-	g.Expect(byComment(Desired(in))).NotTo(HaveKey(HavePrefix("in capv-api")))
+	g.Expect(byComment(Desired(in))).NotTo(HaveKey(HavePrefix("in capvpsie-api")))
 }
 
 func TestDiff(t *testing.T) {
@@ -133,23 +133,23 @@ func TestDiff(t *testing.T) {
 			Dport: vpsie.String(dport), Source: sources, Enable: 1, Comment: vpsie.String(comment)}
 	}
 	desired := []vpsie.FirewallRule{
-		rule("", "in", "capv-ssh", "22", "198.51.100.0/24"),
-		rule("", "in", "capv-api", "6443", "192.0.2.1/32", "192.0.2.2/32"),
+		rule("", "in", "capvpsie-ssh", "22", "198.51.100.0/24"),
+		rule("", "in", "capvpsie-api", "6443", "192.0.2.1/32", "192.0.2.2/32"),
 		rule("", "in", "web", "8000:8100", "0.0.0.0/0"),
-		rule("", "out", "capv-egress-tcp", ""),
+		rule("", "out", "capvpsie-egress-tcp", ""),
 	}
 	existing := []vpsie.FirewallRule{
 		// The same, as VPSie may answer it: sources reordered, an address without /32, upper-case action.
 		{Identifier: "a", Action: "accept", Direction: "in", Proto: "TCP", Dport: "6443", Source: []vpsie.String{"192.0.2.2", "192.0.2.1/32"},
-			Enable: 1, Comment: "capv-api"},
-		rule("b", "in", "capv-ssh", "22", "0.0.0.0/0"), // opened out of band
-		rule("c", "in", "capv-ssh", "22", "198.51.100.0/24"),
+			Enable: 1, Comment: "capvpsie-api"},
+		rule("b", "in", "capvpsie-ssh", "22", "0.0.0.0/0"), // opened out of band
+		rule("c", "in", "capvpsie-ssh", "22", "198.51.100.0/24"),
 		rule("d", "in", "mysql", "3306", "0.0.0.0/0"), // added out of band
 		rule("e", "in", "web", "8000-8100", "0.0.0.0/0"),
-		rule("f", "out", "capv-egress-tcp", ""),
+		rule("f", "out", "capvpsie-egress-tcp", ""),
 	}
 	c := Diff(existing, desired)
-	g.Expect(c.Upsert).To(ConsistOf(rule("b", "in", "capv-ssh", "22", "198.51.100.0/24")), "the first rule of the name is replaced")
+	g.Expect(c.Upsert).To(ConsistOf(rule("b", "in", "capvpsie-ssh", "22", "198.51.100.0/24")), "the first rule of the name is replaced")
 	g.Expect(c.Remove).To(ConsistOf("c", "d"), "the duplicate and the stray rule go")
 
 	g.Expect(Diff(desired, desired).Empty()).To(BeTrue())

@@ -18,14 +18,14 @@ package orphans
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Actions of capv_orphans_found_total.
+// Actions of capvpsie_orphans_found_total.
 const (
 	actionReported = "reported"
 	actionDeleted  = "deleted"
 	actionFailed   = "failed"
 )
 
-// Operations of capv_orphan_sweep_errors_total.
+// Operations of capvpsie_orphan_sweep_errors_total.
 const (
 	opListKubernetes  = "list_kubernetes"
 	opAccount         = "account"
@@ -45,19 +45,19 @@ var (
 	// orphansFound counts orphans each pass found, by kind and by what was done about them. In report mode an
 	// orphan is counted again at every pass until someone removes it: the rate tells that leaks are waiting.
 	orphansFound = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "capv_orphans_found_total",
+		Name: "capvpsie_orphans_found_total",
 		Help: "Orphaned VPSie resources (owner object gone longer than the grace period) found by the orphan sweep, " +
 			"by kind (server, vpc, loadBalancer) and action (reported, deleted, failed).",
 	}, []string{"kind", "action"})
 	// sweepErrors counts what went wrong during passes, by operation. A failed list skips the account's pass.
 	sweepErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "capv_orphan_sweep_errors_total",
+		Name: "capvpsie_orphan_sweep_errors_total",
 		Help: "Errors of the orphan sweep by operation (list_vms, get_vm, delete_vm, list_vpcs, delete_vpc, " +
 			"list_load_balancers, delete_load_balancer, account, list_kubernetes, options).",
 	}, []string{"operation"})
 	// lastSweep is when the last pass that listed the Kubernetes objects ended, to alert on a sweep that stopped.
 	lastSweep = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "capv_orphan_sweep_last_run_timestamp_seconds",
+		Name: "capvpsie_orphan_sweep_last_run_timestamp_seconds",
 		Help: "Unix time at which the last orphan sweep pass ended.",
 	})
 )

@@ -104,8 +104,8 @@ func (a *accountPass) server(ctx context.Context, vm *vpsie.VM, tags []string) {
 		})
 }
 
-// serverOwner is the VPSieMachine owning a server that is ours alone: namespace from capv-cluster, name
-// from capv-machine. A server lacking either tag has no owner we could check, and is not swept.
+// serverOwner is the VPSieMachine owning a server that is ours alone: namespace from capvpsie-cluster, name
+// from capvpsie-machine. A server lacking either tag has no owner we could check, and is not swept.
 func (a *accountPass) serverOwner(tags []string) (types.NamespacedName, bool) {
 	if !a.onlyOurs(tags) {
 		return types.NamespacedName{}, false
@@ -168,7 +168,7 @@ func (a *accountPass) tags(ctx context.Context, vm *vpsie.VM, fresh bool) ([]str
 	return tags, true
 }
 
-// clusterOf is the cluster a capv-cluster tag (or description word) names.
+// clusterOf is the cluster a capvpsie-cluster tag (or description word) names.
 func clusterOf(tags []string) (types.NamespacedName, bool) {
 	ns, name, ok := scope.ClusterOf(tags)
 	return types.NamespacedName{Namespace: ns, Name: name}, ok

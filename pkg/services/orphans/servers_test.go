@@ -168,8 +168,8 @@ func TestFailingServerListDeletesNothing(t *testing.T) {
 	e := newEnv(t)
 	vc := e.addCluster(clusterName, "creds")
 	vmID := e.addVM("demo-worker-1", ourTags("worker-1")...)
-	vpcID := e.addVPC("net", "capv-managed capv-owner:"+theirs+" capv-cluster:"+ns+"/other") // not ours
-	ourVPC := e.addVPC("ours", "capv-managed capv-owner:"+ours+" capv-cluster:"+ns+"/other")
+	vpcID := e.addVPC("net", "capvpsie-managed capvpsie-owner:"+theirs+" capvpsie-cluster:"+ns+"/other") // not ours
+	ourVPC := e.addVPC("ours", "capvpsie-managed capvpsie-owner:"+ours+" capvpsie-cluster:"+ns+"/other")
 	e.sweep()
 	e.delete(vc) // the Secret is remembered
 	e.sweep()

@@ -20,8 +20,8 @@ limitations under the License.
 // behind the controllers' own deletions, which can leak: a finalizer removed by hand, a server created by a
 // request whose answer was lost after its VPSieMachine went, a namespace force-deleted.
 //
-// What is ours. A resource is swept only when it is provably this manager's alone: it carries capv-managed
-// and exactly one owner tag, capv-owner:<Identity>. Untagged resources, other identities' and those with two
+// What is ours. A resource is swept only when it is provably this manager's alone: it carries capvpsie-managed
+// and exactly one owner tag, capvpsie-owner:<Identity>. Untagged resources, other identities' and those with two
 // owner tags are never touched. Two owner tags mean a cluster moved with clusterctl move: the target manager
 // claims what it took over by adding its own owner tag, and the claim makes the source's sweep let go. A
 // cluster with any such server is "handed off" for the life of the process: its VPC and load balancer are

@@ -134,7 +134,7 @@ type accountState struct {
 }
 
 var snapshotsFetched = prometheus.NewCounterVec(prometheus.CounterOpts{
-	Name: "capv_server_snapshots_fetched_total",
+	Name: "capvpsie_server_snapshots_fetched_total",
 	Help: "VM list snapshots fetched from VPSie by the batch observer, by whether a fresh list was forced.",
 }, []string{"forced"})
 

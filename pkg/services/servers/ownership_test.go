@@ -70,7 +70,7 @@ func TestTwoManagementClustersKeepTheirOwnServers(t *testing.T) {
 	reconcileUntilRunning(t, b, sb)
 	g.Expect(a.sim.RequestCount("POST /api/v2/vm")).To(Equal(2), "b created its own server instead of adopting a's")
 	g.Expect(sa.ServerIdentifier()).NotTo(Equal(sb.ServerIdentifier()))
-	g.Expect(simTags(a, sb.ServerIdentifier())).To(ContainElement("capv-owner:mgmt-b"))
+	g.Expect(simTags(a, sb.ServerIdentifier())).To(ContainElement("capvpsie-owner:mgmt-b"))
 
 	deleteUntilDone(t, b, func() *Service { return b.service(sb) })
 	g.Expect(liveVMs(a, sa.Hostname())).To(Equal(1), "a's server survives the deletion of b's machine")
@@ -85,7 +85,7 @@ func TestForeignServerWithOurHostnameIsLeftAlone(t *testing.T) {
 	s := e.machineScope(t, "worker-1")
 	g.Expect(e.account.API.CreateVM(context.Background(), vpsie.CreateVMRequest{
 		ResourceIdentifier: vpsiesim.DefaultPlan, OSIdentifier: vpsiesim.DefaultImage, DcIdentifier: vpsiesim.DefaultDatacenter,
-		Hostname: s.Hostname(), Tags: []string{"capv-managed", "capv-owner:mgmt-z"},
+		Hostname: s.Hostname(), Tags: []string{"capvpsie-managed", "capvpsie-owner:mgmt-z"},
 	})).To(Succeed())
 	g.Eventually(func() []vpsiesim.VM { return e.sim.VMs() }, 5*time.Second, 20*time.Millisecond).Should(HaveLen(1))
 
@@ -117,7 +117,7 @@ func TestMovedClusterServersAreClaimed(t *testing.T) {
 	moved.VPSieMachine.Status = s.VPSieMachine.Status
 	_, err := target.service(moved).Reconcile(context.Background())
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(simTags(source, s.ServerIdentifier())).To(ContainElements("capv-owner:mgmt-a", "capv-owner:mgmt-b"))
+	g.Expect(simTags(source, s.ServerIdentifier())).To(ContainElements("capvpsie-owner:mgmt-a", "capvpsie-owner:mgmt-b"))
 	_, err = target.service(moved).Reconcile(context.Background())
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(source.sim.RequestCount("POST /api/v2/vm/addtags")).To(Equal(1), "claimed once")
@@ -137,7 +137,7 @@ func TestOwnCreateIsAdoptedWithoutReadingItsTags(t *testing.T) {
 	g.Expect(e.sim.RequestCount(getVMRoute)).To(BeZero(), "no tag read of our own server")
 	tags, err := e.observer.serverTags().Get(context.Background(), e.account, s.ServerIdentifier(), false)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(tags).To(ContainElement("capv-owner:mgmt-a"), "its tags are known all the same")
+	g.Expect(tags).To(ContainElement("capvpsie-owner:mgmt-a"), "its tags are known all the same")
 	g.Expect(simTags(e, s.ServerIdentifier())).To(ContainElements(tags), "and they are the server's")
 
 	e.restart()
@@ -158,7 +158,7 @@ func TestLegacyNamedMachineReadsTagsEvenAfterItsOwnCreate(t *testing.T) {
 	e.sim.SetFaults(vpsiesim.Faults{PendingLag: 300 * time.Millisecond})
 	g.Expect(e.account.API.CreateVM(context.Background(), vpsie.CreateVMRequest{
 		ResourceIdentifier: vpsiesim.DefaultPlan, OSIdentifier: vpsiesim.DefaultImage, DcIdentifier: vpsiesim.DefaultDatacenter,
-		Hostname: s.Hostname(), Tags: []string{"capv-managed", "capv-owner:mgmt-z"},
+		Hostname: s.Hostname(), Tags: []string{"capvpsie-managed", "capvpsie-owner:mgmt-z"},
 	})).To(Succeed())
 	e.sim.SetFaults(vpsiesim.Faults{PendingLag: 2 * time.Second}) // ours shows well after the foreign one
 
@@ -172,6 +172,6 @@ func TestLegacyNamedMachineReadsTagsEvenAfterItsOwnCreate(t *testing.T) {
 		_, _ = e.service(s).Reconcile(context.Background()) // refused while only the foreign one shows
 		return s.ServerIdentifier()
 	}, 10*time.Second, 50*time.Millisecond).ShouldNot(BeEmpty())
-	g.Expect(simTags(e, s.ServerIdentifier())).NotTo(ContainElement("capv-owner:mgmt-z"), "ours was adopted, not the foreign one")
+	g.Expect(simTags(e, s.ServerIdentifier())).NotTo(ContainElement("capvpsie-owner:mgmt-z"), "ours was adopted, not the foreign one")
 	g.Expect(e.sim.VMsByHostname(s.Hostname())).To(HaveLen(2), "the foreign server is left alone")
 }

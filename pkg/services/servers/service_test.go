@@ -153,7 +153,7 @@ func TestCreateThenRunning(t *testing.T) {
 	g.Expect(s.VPSieMachine.Status.Addresses).To(ContainElement(clusterv1.MachineAddress{Type: clusterv1.MachineExternalIP, Address: vm.PublicIPv4}))
 	g.Expect(s.VPSieMachine.Status.Addresses).To(ContainElement(clusterv1.MachineAddress{Type: clusterv1.MachineHostName, Address: s.Hostname()}))
 	g.Expect(s.VPSieMachine.Status.FailureDomain).To(Equal(vpsiesim.DefaultDatacenter))
-	g.Expect(vm.Tags).To(ContainElements(scope.TagManaged, "capv-cluster:default/demo", "capv-machine:worker-1", "team-a"))
+	g.Expect(vm.Tags).To(ContainElements(scope.TagManaged, "capvpsie-cluster:default/demo", "capvpsie-machine:worker-1", "team-a"))
 	g.Expect(vm.AddPublicIPv4).To(BeTrue())
 	g.Expect(vm.NumericFlags).To(BeEmpty(), "flags go as strings")
 	userData, err := vm.DecodedUserData()
