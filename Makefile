@@ -34,13 +34,14 @@ build: ## Build the manager and the VPSie simulator into bin/.
 	go build -trimpath -o $(BIN_DIR)/vpsie-sim ./test/vpsiesim/cmd/vpsie-sim
 
 .PHONY: image
-image: ## Build the manager's OCI image for linux/amd64 and linux/arm64 into bin/manager-image.tar (no container engine, no base image pulled).
+image: ## Build the manager's OCI image for linux/amd64 and linux/arm64 into bin/manager-image.tar (no container engine, no base image pulled); PUSH=<name:tag> also pushes it.
 	for arch in amd64 arm64; do \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(BIN_DIR)/manager-linux-$$arch . ; \
 	done
 	go run ./hack/image -out $(BIN_DIR)/manager-image.tar -version $(VERSION) \
 	  -revision "$$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
-	  -binary linux/amd64=$(BIN_DIR)/manager-linux-amd64 -binary linux/arm64=$(BIN_DIR)/manager-linux-arm64
+	  -binary linux/amd64=$(BIN_DIR)/manager-linux-amd64 -binary linux/arm64=$(BIN_DIR)/manager-linux-arm64 \
+	  $(if $(PUSH),-push "$(PUSH)")
 
 .PHONY: kube-assets
 kube-assets: ## Build kube-apiserver and etcd for envtest (cached outside the clone).

@@ -310,8 +310,14 @@ func TestClusterctlConfigNamesTheReleases(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(string(workflow)).To(SatisfyAll(ContainSubstring("out/infrastructure-components.yaml"),
 		ContainSubstring("out/metadata.yaml"), ContainSubstring("out/cluster-template*.yaml"),
-		ContainSubstring(`-push "$IMAGE:$TAG"`), ContainSubstring("IMAGE: ghcr.io/vpsieinc/cluster-api-provider-vpsie"),
+		ContainSubstring(`make image VERSION="$TAG" PUSH="$IMAGE:$TAG"`), ContainSubstring("IMAGE: ghcr.io/vpsieinc/cluster-api-provider-vpsie"),
 		ContainSubstring(`--notes-file "docs/release-notes/$TAG.md"`)))
+	// The workflow's image step is `make image` with PUSH: the tarball built and that very index pushed.
+	cmd := exec.Command("make", "-n", "image", "VERSION=v9.9.9", "PUSH=manager:v9.9.9")
+	cmd.Dir = repoRoot()
+	plan, err := cmd.CombinedOutput()
+	g.Expect(err).NotTo(HaveOccurred(), "%s", plan)
+	g.Expect(strings.ReplaceAll(string(plan), "\\\n", " ")).To(MatchRegexp(`go run ./hack/image -out \S+/manager-image.tar -version v9.9.9 [^\n]*-push "manager:v9.9.9"`))
 }
 
 // TestReleaseNotesNameTheRename: the release notes the workflow prepends to GitHub's tell users of the prefix

@@ -171,18 +171,11 @@ func (s *Service) find(ctx context.Context, rules []vpsie.FirewallRule) (*vpsie.
 			s.intents.Forget(&req)
 			return s.read(ctx, g, Result{Result: services.Result{Created: true}})
 		}
-		res := s.pending("VPSie accepted the firewall group " + name + "; waiting for it to be listed")
+		res := s.pending(out.Waiting(ctx, "the firewall group "+name))
 		res.Created = true
 		return nil, res, nil
-	case intent.Uncertain:
-		if out.Err != nil {
-			ctrl.LoggerFrom(ctx).Info("Create call failed; the firewall group may exist all the same, looking for it before any new create",
-				"name", name, "error", out.Err.Error())
-		}
-		return nil, s.pending(fmt.Sprintf("the outcome of the create of the firewall group %s at %s is unknown; looking for it "+
-			"before creating it again", name, out.Since.UTC().Format(time.RFC3339))), nil
 	default:
-		return nil, s.pending("VPSie accepted the firewall group " + name + "; waiting for it to be listed"), nil
+		return nil, s.pending(out.Waiting(ctx, "the firewall group "+name)), nil
 	}
 }
 

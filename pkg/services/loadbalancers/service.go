@@ -123,22 +123,13 @@ func (s *Service) Reconcile(ctx context.Context) (Result, error) {
 	switch out.Phase {
 	case intent.Found:
 		return s.observe(ctx, found)
-	case intent.InQueue:
-		return s.waiting(infrav1.PendingReason, "VPSie is creating the load balancer "+name), nil
 	case intent.Created:
 		ctrl.LoggerFrom(ctx).Info("Created load balancer", "name", name, "plan", create.ResourceIdentifier)
-		res := s.waiting(infrav1.PendingReason, "VPSie accepted the load balancer "+name+"; waiting for it to be listed")
+		res := s.waiting(infrav1.PendingReason, out.Waiting(ctx, "the load balancer "+name))
 		res.Created = true
 		return res, nil
-	case intent.Uncertain:
-		if out.Err != nil {
-			ctrl.LoggerFrom(ctx).Info("Create call failed; the load balancer may exist all the same, looking for it before any new create",
-				"name", name, "error", out.Err.Error())
-		}
-		return s.waiting(infrav1.PendingReason, fmt.Sprintf("the outcome of the create of the load balancer %s at %s is unknown; "+
-			"looking for it before creating it again", name, out.Since.UTC().Format(time.RFC3339))), nil
 	default:
-		return s.waiting(infrav1.PendingReason, "VPSie accepted the load balancer "+name+"; waiting for it to be listed"), nil
+		return s.waiting(infrav1.PendingReason, out.Waiting(ctx, "the load balancer "+name)), nil
 	}
 }
 

@@ -152,25 +152,15 @@ func (s *Service) Reconcile(ctx context.Context) (Result, error) {
 		vm := s.adopt(ctx, found)
 		s.claim(ctx, string(vm.Identifier))
 		return s.observe(vm), nil
-	case intent.InQueue:
-		s.scope.SetServerState(infrav1.ServerStatePending)
-		return s.pending("VPSie queues the creation of the server " + hostname), nil
 	case intent.Accepted:
 		s.scope.SetServerState(infrav1.ServerStatePending)
 		return s.waitForAccepted(out.Since), nil
 	case intent.Created:
 		metrics.ServerCreates.Inc()
-		s.scope.SetServerState(infrav1.ServerStatePending)
-		return s.pending("VPSie accepted the server " + hostname + "; waiting for it to be listed"), nil
-	default: // Uncertain
-		s.scope.SetServerState(infrav1.ServerStatePending)
-		if out.Err != nil {
-			ctrl.LoggerFrom(ctx).Info("Create call failed; the server may exist all the same, looking for it before any new create",
-				"hostname", hostname, "error", out.Err.Error())
-		}
-		return s.pending(fmt.Sprintf("the outcome of the create of %s at %s is unknown (its answer was lost or the controller "+
-			"restarted); looking for the server before creating it again", hostname, out.Since.UTC().Format(time.RFC3339))), nil
 	}
+	// Queued, Created or Uncertain.
+	s.scope.SetServerState(infrav1.ServerStatePending)
+	return s.pending(out.Waiting(ctx, "the server "+hostname)), nil
 }
 
 // serverKind is the intent kind of servers.

@@ -176,18 +176,11 @@ func (s *Service) reconcileOwned(ctx context.Context, cidr string) (Result, erro
 			s.intents.Forget(&req)
 			return s.adopt(vpc, cidr, true)
 		}
-		res := s.pending("VPSie accepted the VPC " + name + "; waiting for it to be listed")
+		res := s.pending(out.Waiting(ctx, "the VPC "+name))
 		res.Created = true
 		return res, nil
-	case intent.Uncertain:
-		if out.Err != nil {
-			ctrl.LoggerFrom(ctx).Info("Create call failed; the VPC may exist all the same, looking for it before any new create",
-				"name", name, "error", out.Err.Error())
-		}
-		return s.pending(fmt.Sprintf("the outcome of the create of the VPC %s at %s is unknown; looking for it before creating it again",
-			name, out.Since.UTC().Format(time.RFC3339))), nil
 	default:
-		return s.pending("VPSie accepted the VPC " + name + "; waiting for it to be listed"), nil
+		return s.pending(out.Waiting(ctx, "the VPC "+name)), nil
 	}
 }
 
