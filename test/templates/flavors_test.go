@@ -231,9 +231,15 @@ func render(t *testing.T, file, namespace string) []unstructured.Unstructured {
 // renderWith is render with some variables set otherwise.
 func renderWith(t *testing.T, file, namespace string, vars map[string]string) []unstructured.Unstructured {
 	t.Helper()
+	return renderNamed(t, file, namespace, "capvpsie-test", vars)
+}
+
+// renderNamed is renderWith for a cluster of another name.
+func renderNamed(t *testing.T, file, namespace, name string, vars map[string]string) []unstructured.Unstructured {
+	t.Helper()
 	env := exampleEnv(t)
 	maps.Copy(env, vars)
-	out, err := clusterctl(env, "generate", "cluster", "capvpsie-test", "--target-namespace", namespace,
+	out, err := clusterctl(env, "generate", "cluster", name, "--target-namespace", namespace,
 		"--from", filepath.Join("templates", file), "--kubernetes-version", "v1.34.1",
 		"--control-plane-machine-count", "3", "--worker-machine-count", "2")
 	if err != nil {

@@ -144,13 +144,18 @@ func TestReleaseManifests(t *testing.T) {
 	}
 	// Nothing released names a thing with the vSphere provider's prefix: not the components' objects, metrics or
 	// variables, not the flavors' tags, files or scripts on the nodes.
-	released, err := filepath.Glob(filepath.Join(out, "*.yaml"))
-	g.Expect(err).NotTo(HaveOccurred())
-	for _, f := range released {
-		b, err := os.ReadFile(f)
+	scanned := 0
+	g.Expect(filepath.WalkDir(out, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
 		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(string(b)).NotTo(MatchRegexp(`(?i)\bcapv[-_/]`), filepath.Base(f))
-	}
+		g.Expect(string(b)).NotTo(MatchRegexp(`(?i)\bcapv[-_/]`), path)
+		scanned++
+		return nil
+	})).To(Succeed())
+	g.Expect(scanned).To(BeNumerically(">", 10), "the release's files, the add-ons' and the local repository's")
 	repo := filepath.Join(out, "repo", "infrastructure-vpsie", releaseVersion)
 	for _, f := range []string{"infrastructure-components.yaml", "metadata.yaml", "cluster-template.yaml", "clusterclass-vpsie.yaml"} {
 		g.Expect(filepath.Join(repo, f)).To(BeAnExistingFile())
