@@ -62,11 +62,11 @@ const (
 )
 
 // kubeControllers are the kube-controller-manager controllers the harness runs: what a Deployment, a
-// PodDisruptionBudget, a Node's health, eviction and owner-reference garbage collection need. No cloud
-// provider: VPSie has no cloud controller manager.
+// PodDisruptionBudget, the flavors' CNI DaemonSet, a Node's health, eviction and owner-reference garbage
+// collection need. No cloud provider: the flavors run none (VPSie's optional one does load balancers only).
 var kubeControllers = []string{
 	"node-lifecycle-controller", "taint-eviction-controller", "pod-garbage-collector-controller",
-	"deployment-controller", "replicaset-controller", "disruption-controller",
+	"deployment-controller", "replicaset-controller", "daemonset-controller", "disruption-controller",
 	"garbage-collector-controller", "serviceaccount-controller",
 }
 

@@ -62,7 +62,7 @@ func TestKubeadmControlPlaneFromTheDefaultFlavor(t *testing.T) {
 	}
 	s.expectPlans(c, machines)
 	network := s.expectPrivateAndFirewalled(c, machines)
-	s.expectCNIApplied(c)
+	s.expectCNIApplied(c, machines)
 
 	kcp := &controlplanev1.KubeadmControlPlane{}
 	s.g.Eventually(func(g Gomega) {
@@ -88,8 +88,9 @@ func TestClusterClassTopology(t *testing.T) {
 	s := newFlavorScenario(t)
 	c, err := h.CreateFlavorCluster(s.ctx, s.ns, "topo", "clusterclass-vpsie.yaml", "cluster-template-topology.yaml")
 	s.g.Expect(err).NotTo(HaveOccurred())
-	network := s.expectPrivateAndFirewalled(c, s.waitRunning(c, nil, 3))
-	s.expectCNIApplied(c)
+	machines := s.waitRunning(c, nil, 3)
+	network := s.expectPrivateAndFirewalled(c, machines)
+	s.expectCNIApplied(c, machines)
 
 	for _, workers := range []int32{3, 1} {
 		cluster := &clusterv1.Cluster{}
@@ -111,10 +112,11 @@ func TestClusterClassTopology(t *testing.T) {
 }
 
 // expectCNIApplied checks that Cluster API's ClusterResourceSet applied the flavor's CNI to the workload
-// cluster: the cluster's ClusterResourceSetBinding reports the flannel ConfigMap applied, and flannel's
-// DaemonSet is in the workload cluster (the local API server, which every cluster of the suite shares), its
-// VXLAN on the kubelet's node IP.
-func (s *scenario) expectCNIApplied(c *Cluster) {
+// cluster: the cluster's ClusterResourceSetBinding reports the flannel ConfigMap applied, flannel's DaemonSet is
+// in the workload cluster (the local API server, which every cluster of the suite shares), its VXLAN on the
+// kubelet's node IP, and a flannel pod runs on the Node of every machine, control plane included (its
+// tolerations and node affinity fit the Nodes the flavors make; kwok runs the pods).
+func (s *scenario) expectCNIApplied(c *Cluster, machines []clusterv1.Machine) {
 	s.t.Helper()
 	s.g.Eventually(func(g Gomega) {
 		binding := &addonsv1.ClusterResourceSetBinding{}
@@ -128,6 +130,21 @@ func (s *scenario) expectCNIApplied(c *Cluster) {
 	s.g.Expect(h.Client.Get(s.ctx, client.ObjectKey{Namespace: "kube-flannel", Name: "kube-flannel-ds"}, ds)).To(Succeed())
 	s.g.Expect(ds.Spec.Template.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: "FLANNELD_IFACE",
 		ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.hostIP"}}}))
+	var nodes []string
+	for _, m := range machines {
+		nodes = append(nodes, m.Status.NodeRef.Name)
+	}
+	s.g.Eventually(func(g Gomega) {
+		pods := &corev1.PodList{}
+		g.Expect(h.Client.List(s.ctx, pods, client.InNamespace("kube-flannel"), client.MatchingLabels{"app": "flannel"})).To(Succeed())
+		running := map[string]bool{}
+		for _, p := range pods.Items {
+			running[p.Spec.NodeName] = running[p.Spec.NodeName] || p.Status.Phase == corev1.PodRunning
+		}
+		for _, n := range nodes {
+			g.Expect(running).To(HaveKeyWithValue(n, true), "a flannel pod runs on Node %s", n)
+		}
+	}, timeoutShort, 250*time.Millisecond).Should(Succeed())
 }
 
 // clusterNetwork is a cluster's VPC and firewall group in VPSie.
